@@ -1,0 +1,5 @@
+import sys
+
+from tenas.cli import main
+
+sys.exit(main())

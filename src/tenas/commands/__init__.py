@@ -1,0 +1,1 @@
+"""Subcommands of the ``tenas`` CLI, one module each (discovered by :mod:`tenas.cli`)."""

@@ -1,0 +1,1 @@
+"""Search spaces: each module describes the edges, candidate ops, supernets and final networks."""

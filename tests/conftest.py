@@ -1,0 +1,26 @@
+"""Shared test fixtures: the real data in ../shared (read by tests only, never by the package)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED = Path(os.environ.get("TENAS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+CIFAR_DIR = SHARED / "data" / "cifar"
+NB201_CSV = SHARED / "data" / "nb201" / "nb201_accuracy.csv"
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"shared data folder {SHARED} not present")
+    return SHARED
