@@ -1,0 +1,1 @@
+"""TE-NAS pruning search over any space that follows :class:`tenas.search.space.SearchSpace`."""
