@@ -268,3 +268,55 @@ def genotype(alive: np.ndarray) -> str:
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (all of them, as the benchmark counts)."""
     return sum(p.numel() for p in model.parameters())
+
+
+# --------------------------------------------------------------------------------------------------
+# the search-space protocol (tenas.search.space.SearchSpace)
+# --------------------------------------------------------------------------------------------------
+class _MaskAdapter(nn.Module):
+    """Wraps a TinyNetwork so that it takes the pruner's (1, 6, 5) masks."""
+
+    def __init__(self, net: TinyNetwork):
+        super().__init__()
+        self.net = net
+
+    def set_alive(self, alive: np.ndarray) -> "_MaskAdapter":
+        self.net.set_alive(np.asarray(alive, dtype=bool).reshape(NUM_EDGES, len(OP_NAMES)))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class NB201Space:
+    """NAS-Bench-201 for the TE-NAS pruner: NTK supernet C=3, N=1 with stem; thin net C=1, one cell."""
+
+    name = "nb201"
+    op_names = OP_NAMES
+    cell_types = ("normal",)
+    num_edges = NUM_EDGES
+    region_input_channels = 1
+
+    def __init__(self, C: int = 3, N: int = 1, thin_C: int = 1):
+        self.C, self.N, self.thin_C = C, N, thin_C
+
+    def initial_alive(self) -> np.ndarray:
+        return full_mask(include_none=False)[None]
+
+    def ntk_network(self, alive: np.ndarray, num_classes: int) -> nn.Module:
+        net = TinyNetwork([OP_NAMES] * NUM_EDGES, C=self.C, N=self.N, num_classes=num_classes, use_stem=True)
+        return _MaskAdapter(net).set_alive(alive)
+
+    def region_network(self, alive: np.ndarray) -> nn.Module:
+        net = TinyNetwork([OP_NAMES] * NUM_EDGES, C=self.thin_C, N=1, num_classes=10, use_stem=False, depth=1)
+        return _MaskAdapter(net).set_alive(alive)
+
+    def genotype(self, alive: np.ndarray) -> str:
+        return genotype(np.asarray(alive, dtype=bool).reshape(NUM_EDGES, len(OP_NAMES)))
+
+    def edge_label(self, cell_type: int, edge: int) -> str:
+        to, frm = EDGES[edge]
+        return f"{to}<-{frm}"
+
+    def edge_groups(self) -> None:
+        return None

@@ -1,0 +1,230 @@
+"""``tenas search``: the TE-NAS pruning search, end to end."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DATASETS = {
+    "nb201": ("cifar10", "cifar100", "ImageNet16-120"),
+    "darts": ("cifar10", "imagenet"),
+}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet": 1000}
+# official per-space settings: (prune_number, batch_size) by dataset; NB201 everywhere (1, 72)
+DEFAULTS = {("darts", "cifar10"): (3, 14), ("darts", "imagenet"): (2, 24)}
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "search",
+        help="run a TE-NAS search (NAS-Bench-201 or DARTS space)",
+        description="TE-NAS: prune a supernet by the change of NTK condition number and linear-region count.",
+    )
+    p.add_argument("--space", default="nb201", help="search space: nb201 (default) or darts")
+    p.add_argument("--dataset", default="cifar10", help="nb201: cifar10, cifar100, ImageNet16-120; darts: cifar10, imagenet")
+    p.add_argument("--data", default=None, help="dataset folder or .npz (default: the embedded CIFAR-10 sample)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=None, help="output folder (default runs/search-SPACE-DATASET-seedS)")
+    p.add_argument("--repeats", type=_positive, default=3, help="re-initialisations per measurement (default 3)")
+    p.add_argument("--batch-size", type=_positive, default=None, help="NTK batch (default 72; DARTS 14 / 24)")
+    p.add_argument("--prune-number", type=_positive, default=None, help="ops pruned per edge per round (default 1; DARTS 3 / 2)")
+    p.add_argument("--init", choices=("kaiming", "once"), default="kaiming",
+                   help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
+                        "once: drawn once per round and shared by the repeats (as the official launcher ends up doing)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
+    p.add_argument("--force", action="store_true", help="overwrite a finished --out folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def _check_args(args: argparse.Namespace):
+    from tenas.cli import UserError
+
+    if args.space not in DATASETS:
+        raise UserError(f"unknown search space {args.space!r}; choose from {', '.join(DATASETS)}")
+    if args.dataset not in DATASETS[args.space]:
+        raise UserError(f"unknown dataset {args.dataset!r} for --space {args.space}; choose from {', '.join(DATASETS[args.space])}")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda was asked for but torch sees no CUDA device")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from tenas.cli import UserError
+    from tenas.data import load_dataset
+    from tenas.parallel.local import LocalPool, default_workers
+    from tenas.report.plots import plot_trajectory
+    from tenas.report.results import atomic_write_json, read_json
+    from tenas.search.prune import SearchConfig, SearchState, evaluate_final, run_search
+    from tenas.spaces import get_space
+
+    _check_args(args)
+    try:
+        from tenas._alloc import tune_allocator
+
+        tune_allocator()
+    except ImportError:  # pragma: no cover
+        pass
+    prune_number, batch = DEFAULTS.get((args.space, args.dataset), (1, 72))
+    config = SearchConfig(
+        space=args.space,
+        dataset=args.dataset,
+        seed=args.seed,
+        repeats=args.repeats,
+        batch_size=args.batch_size or batch,
+        prune_number=args.prune_number or prune_number,
+        init=args.init,
+        num_classes=NUM_CLASSES[args.dataset],
+    )
+    out = Path(args.out or f"runs/search-{args.space}-{args.dataset}-seed{args.seed}")
+    result_path, state_path = out / "result.json", out / "state.json"
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    if result_path.exists() and not args.force:
+        raise UserError(f"{out} holds a finished search ({result_path}); pass --force to overwrite or choose another --out")
+    if args.force:
+        for p in (result_path, state_path, out / "trajectory.png"):
+            if p.exists():
+                p.unlink()
+
+    dataset = load_dataset(args.dataset, args.data, split="train")
+    data_id = {"data": str(Path(args.data).resolve()) if args.data else "embedded", "images": int(len(dataset.y))}
+    config_dict = {**vars_config(config), **data_id}
+
+    state = None
+    if state_path.exists():
+        saved = read_json(state_path)
+        if saved.get("config") != config_dict:
+            diff = sorted(k for k in set(saved.get("config", {})) | set(config_dict)
+                          if saved.get("config", {}).get(k) != config_dict.get(k))
+            raise UserError(f"{state_path} belongs to a search with other settings ({', '.join(diff)}); "
+                            "use the same settings to resume, or --force to start again")
+        state = SearchState(**saved)
+        print(f"resuming {out}: {len(state.rounds)} round(s) already done", file=sys.stderr)
+
+    space = get_space(args.space)
+    workers = 1 if args.device == "cuda" else (args.workers or default_workers())
+    bars = _Bars(enabled=not args.quiet)
+
+    def on_round(st: SearchState) -> None:
+        st.config = config_dict
+        atomic_write_json(state_path, st.to_dict())
+
+    with LocalPool(workers=workers) as pool:
+        state = run_search(space, dataset, config, pool, state=state, on_round=on_round, progress=bars,
+                           device=args.device)
+        bars.close()
+        alive = np.asarray(state.alive, dtype=bool)
+        final = evaluate_final(space, dataset, config, pool, alive, device=args.device)
+    arch = space.genotype(alive)
+    result = {
+        "arch": arch,
+        "benchmark": _benchmark(args.space, arch),
+        "seconds": state.seconds,
+        "final": final,
+        "rounds": state.rounds,
+        "config": {**config_dict, "workers": workers, "device": args.device},
+        "timing": {
+            "search_seconds": state.seconds,
+            "kappa_worker_seconds": state.t_kappa,
+            "regions_worker_seconds": state.t_regions,
+            "peak_rss_mib": _peak_rss_mib(),
+        },
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(result_path, result)
+    plot_trajectory(result, out / "trajectory.png")
+    _print_result(result, out)
+    return 0
+
+
+def vars_config(config) -> dict:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def _benchmark(space: str, arch: str) -> dict | None:
+    if space != "nb201":
+        return None
+    from tenas.bench.nb201 import lookup
+
+    return lookup(arch).to_dict()
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024.0, 1)
+
+
+def _print_result(result: dict, out: Path) -> None:
+    print()
+    print(f"found:   {result['arch']}")
+    bench = result.get("benchmark")
+    if bench:
+        acc = bench.get("test_accuracy", bench)
+        parts = []
+        for key, name in (("cifar10", "CIFAR-10"), ("cifar100", "CIFAR-100"), ("ImageNet16-120", "ImageNet16-120")):
+            if key in acc:
+                parts.append(f"{name} {acc[key]:.2f}")
+        print("NAS-Bench-201 test accuracy (200 epochs): " + ", ".join(parts))
+    t = result["timing"]
+    print(f"time:    {result['seconds']:.1f} s search  (worker seconds: kappa {t['kappa_worker_seconds']:.1f}, "
+          f"regions {t['regions_worker_seconds']:.1f}; peak RSS {t['peak_rss_mib']:.0f} MiB)")
+    print(f"wrote:   {out / 'result.json'}, {out / 'trajectory.png'}")
+
+
+class _Bars:
+    """One tqdm bar per round: candidates done / left."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.label = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if label != self.label:
+            self.close()
+            self.label = label
+            self.bar = tqdm(total=total, desc=label, unit="net", file=sys.stderr, leave=True, dynamic_ncols=True)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.label = None

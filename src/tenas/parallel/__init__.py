@@ -1,0 +1,1 @@
+"""Where candidate scores are computed: in-process, local worker processes (and, optionally, Ray)."""

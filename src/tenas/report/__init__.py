@@ -1,0 +1,1 @@
+"""Results as data: atomic JSON files, and plots made from that data."""
