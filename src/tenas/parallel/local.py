@@ -63,8 +63,16 @@ class LocalPool:
         """Yield ``(task index, result)`` as tasks finish (completion order when parallel)."""
         tasks = list(tasks)
         if self._executor is None:
-            for i, task in enumerate(tasks):
-                yield i, fn(task)
+            import torch
+
+            # same thread count as a worker, so that results are bitwise those of any worker count
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.threads_per_worker)
+            try:
+                for i, task in enumerate(tasks):
+                    yield i, fn(task)
+            finally:
+                torch.set_num_threads(previous)
             return
         pending: dict[Future, int] = {self._executor.submit(fn, t): i for i, t in enumerate(tasks)}
         while pending:
