@@ -76,7 +76,7 @@ class ImageArray(Protocol):
     def __getitem__(self, index: Any) -> np.ndarray: ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq on arrays is ambiguous: compare fields yourself
 class ImageSet:
     """Images with labels: ``x`` uint8 N x H x W x 3 (RGB), ``y`` int64 N, and where they came from."""
 

@@ -40,7 +40,7 @@ def _official_folder(name: str, path: Path) -> Path | None:
 def load_cifar(name: str, path: Path, split: str) -> ImageSet:
     """CIFAR-10 or CIFAR-100 (``name``) ``split`` ('train' or 'test') from an official folder or an npz."""
     info = _info(name)
-    if path.is_file():
+    if path.is_file():  # an npz holds one split: the one the user chose by its file
         return _read_npz(path, name)
     folder = _official_folder(name, path)
     if folder is None:

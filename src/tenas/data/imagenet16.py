@@ -31,7 +31,7 @@ def _official_folder(path: Path) -> Path | None:
 
 def load_imagenet16(path: Path, split: str) -> ImageSet:
     """ImageNet16-120 ``split`` ('train' or 'test' = ``val_data``) from the official folder or an npz."""
-    if path.is_file():
+    if path.is_file():  # an npz holds one split: the one the user chose by its file
         return _read_npz(path, NAME)
     folder = _official_folder(path)
     if folder is None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from tenas.data import transforms as _t
-from tenas.data._base import DATASETS, DatasetError, ImageSet, _fail, _info
+from tenas.data._base import DatasetError, ImageSet, _fail, _info
 
 SPLITS = ("train", "test", "val")  # 'val' is the same held-out split as 'test'
 
