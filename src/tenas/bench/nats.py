@@ -23,8 +23,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tenas.bench.nb201 import BenchRecord, costs
-from tenas.spaces.nb201 import ArchLike, format_arch, to_cell
+from tenas.bench.nb201 import BenchRecord, cell_of, costs
+from tenas.spaces.nb201 import ArchLike, format_arch
 
 __all__ = ["NatsBenchSource", "open_api"]
 
@@ -86,7 +86,7 @@ class NatsBenchSource:
 
     def index_of(self, arch: ArchLike) -> int:
         """The API's index of a cell; ``ValueError`` if the benchmark does not know it."""
-        arch_str = format_arch(to_cell(arch))
+        arch_str = format_arch(cell_of(arch))
         index = self.api.query_index_by_arch(arch_str)
         if index is None or int(index) < 0:
             raise ValueError(f"cell {arch_str} is not in the NATS-Bench / NAS-Bench-201 benchmark")
@@ -94,7 +94,7 @@ class NatsBenchSource:
 
     def lookup(self, arch_or_index: ArchLike) -> BenchRecord:
         """The record of a cell string, benchmark index or 6 op names (malformed input: ``ValueError``)."""
-        cell = to_cell(arch_or_index)
+        cell = cell_of(arch_or_index)
         arch_str = format_arch(cell)
         index = self.index_of(cell)
         infos: dict[str, dict] = {}

@@ -18,6 +18,8 @@ import dataclasses
 import functools
 from typing import Any
 
+import torch
+
 from tenas.spaces.nb201 import ArchLike, Cell, arch_to_index, build_network, count_parameters, format_arch, to_cell
 
 __all__ = ["BenchRecord", "DATASETS", "lookup", "costs", "format_record"]
@@ -58,22 +60,39 @@ class BenchRecord:
         return dataclasses.asdict(self)
 
 
+def cell_of(arch: ArchLike) -> Cell:
+    """:func:`tenas.spaces.nb201.to_cell`, with any unusable input reported as ``ValueError``."""
+    try:
+        return to_cell(arch)
+    except TypeError:
+        raise ValueError(
+            f"a NAS-Bench-201 cell is a string, an index or 6 op names, got {type(arch).__name__}: {arch!r}"
+        ) from None
+
+
 @functools.lru_cache(maxsize=256)
 def _costs(cell: Cell) -> dict[str, float]:
     from tenas.spaces.flops import count_flops
 
     out: dict[str, float] = {}
-    for name, classes, side in DATASETS:
-        key = name.lower().replace("-", "_")
-        net = build_network(cell, num_classes=classes)
-        out[f"params_{key}"] = count_parameters(net) / 1e6
-        out[f"flops_{key}"] = count_flops(net, (1, 3, side, side))
+    # Three batch-1 forwards of a small network: one intra-op thread is faster than several, and much
+    # faster on a busy machine (thread oversubscription). The setting is restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, classes, side in DATASETS:
+            key = name.lower().replace("-", "_")
+            net = build_network(cell, num_classes=classes)
+            out[f"params_{key}"] = count_parameters(net) / 1e6
+            out[f"flops_{key}"] = count_flops(net, (1, 3, side, side))
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
 def costs(arch: ArchLike) -> dict[str, float]:
     """``params_<dataset>`` and ``flops_<dataset>`` (millions) of a cell's evaluation network."""
-    return dict(_costs(to_cell(arch)))
+    return dict(_costs(cell_of(arch)))
 
 
 def lookup(arch_or_index: ArchLike) -> BenchRecord:
@@ -83,7 +102,7 @@ def lookup(arch_or_index: ArchLike) -> BenchRecord:
     """
     from tenas.bench._table import load_table
 
-    cell = to_cell(arch_or_index)
+    cell = cell_of(arch_or_index)
     index = arch_to_index(cell)
     archs, cols = load_table()
     return BenchRecord(

@@ -65,9 +65,9 @@ def parse_arch(arch: str) -> Cell:
                 raise ValueError(f"token {token!r} in {arch!r} is not of the form op~j: {EXPECTED_FORM}")
             name, src = m.group(1), int(m.group(2))
             if name not in OP_NAMES:
-                raise ValueError(f"unknown op {name!r} in {arch!r}; ops are {', '.join(OP_NAMES)}")
+                raise ValueError(f"unknown op {name!r} in {arch!r}; expected {EXPECTED_FORM}")
             if src != j:
-                raise ValueError(f"token {token!r} of node {i} in {arch!r} should read from node {j} (~{j})")
+                raise ValueError(f"token {token!r} of node {i} in {arch!r} should read from node {j} (~{j}): {EXPECTED_FORM}")
             ops.append(name)
     return tuple(ops)
 
