@@ -9,6 +9,15 @@ from torch import nn
 from tenas.spaces.flops import count_flops
 from tenas.spaces.nb201 import build_network, count_parameters, supernet
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # batch-1 forwards of small networks: one intra-op thread is much faster on a shared, busy machine
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 # ------------------------------------------------------------------------------------------------
 # the convention on single layers (expected values worked out by hand)
 # ------------------------------------------------------------------------------------------------
