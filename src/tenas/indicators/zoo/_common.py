@@ -1,0 +1,63 @@
+"""Small helpers shared by the proxies: copies, prunable layers, logits, seeded generators."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+#: The layers whose weights the gradient-saliency proxies (snip, grasp, grad_norm, synflow, ZiCo) score,
+#: as in Abdelfattah et al. 2021: convolutions and linear layers.
+PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def working_copy(model: nn.Module, train: bool = True) -> nn.Module:
+    """A deep copy of ``model`` (weights, buffers, mode) in train or eval mode, with no ``.grad``."""
+    clone = copy.deepcopy(model)
+    for p in clone.parameters():
+        p.grad = None
+        p.requires_grad_(True)
+    return clone.train(train)
+
+
+def prunable_layers(model: nn.Module) -> list[nn.Module]:
+    """Conv/Linear modules of ``model`` in registration order."""
+    return [m for m in model.modules() if isinstance(m, PRUNABLE)]
+
+
+def prunable_weights(model: nn.Module) -> list[torch.Tensor]:
+    return [m.weight for m in prunable_layers(model)]
+
+
+def logits(output: object) -> torch.Tensor:
+    """The logits of a forward's output: the tensor itself, or the last tensor of a tuple/list
+    (NAS-Bench-201's own networks return ``(features, logits)``)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[-1], torch.Tensor):
+        return output[-1]
+    raise TypeError(f"cannot find logits in a model output of type {type(output).__name__}")
+
+
+def generator(seed: int) -> torch.Generator:
+    """A CPU generator seeded with ``seed`` (all proxy randomness comes from one of these)."""
+    return torch.Generator().manual_seed(int(seed) & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def grads_of(outputs: torch.Tensor, tensors: list[torch.Tensor], **kw) -> list[torch.Tensor]:
+    """``torch.autograd.grad`` with zeros for tensors the output does not depend on."""
+    gs = torch.autograd.grad(outputs, tensors, allow_unused=True, **kw)
+    return [torch.zeros_like(t) if g is None else g for t, g in zip(tensors, gs)]
+
+
+def check_targets(targets: torch.Tensor | None, name: str) -> torch.Tensor:
+    if targets is None:
+        raise ValueError(f"proxy {name!r} needs targets (labels) for its loss")
+    return targets
+
+
+def modules_of(model: nn.Module, kinds: tuple[type, ...]) -> Iterator[nn.Module]:
+    return (m for m in model.modules() if isinstance(m, kinds))
