@@ -1,0 +1,102 @@
+"""``tenas correlate --space nb201 --dataset D --sample N --seed S [--proxies all] [--out DIR]``.
+
+Scores N random NAS-Bench-201 cells (``--sample all``: all 15,625) with the chosen proxies, then prints
+Kendall tau and Spearman rho of each against the benchmark's test accuracy, TE-NAS' rank combination and
+the ensembles; writes ``DIR/correlations.{csv,json}``, ``DIR/scatter_<proxy>.png`` and the resumable
+score cache ``DIR/scores.sqlite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _sample(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sample takes a number of cells or 'all', got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--sample must be at least 1, got {n}")
+    return n
+
+
+def add_protocol_args(p: argparse.ArgumentParser, batch_default: int = 64) -> None:
+    from tenas.correlate.protocol import Protocol
+
+    d = Protocol()
+    g = p.add_argument_group("scoring protocol (networks and batches the proxies see)")
+    g.add_argument("--batch-size", type=int, default=batch_default, help=f"images per batch (default {batch_default})")
+    g.add_argument("--C", dest="C", type=int, default=d.C, help=f"NB201 network width for the proxies (default {d.C})")
+    g.add_argument("--N", dest="N", type=int, default=d.N, help=f"cells per stage for the proxies (default {d.N})")
+    g.add_argument("--ntk-batch", type=int, default=d.ntk_batch, help=f"images for kappa_N (default {d.ntk_batch})")
+    g.add_argument("--ntk-C", type=int, default=d.ntk_C, help=f"network width for kappa_N (default {d.ntk_C})")
+    g.add_argument("--ntk-N", type=int, default=d.ntk_N, help=f"cells per stage for kappa_N (default {d.ntk_N})")
+    g.add_argument("--region-samples", type=int, default=d.region_samples,
+                   help=f"3x3 crops for R_N on the thin net (default {d.region_samples})")
+
+
+def protocol_from(args: argparse.Namespace):
+    from tenas.cli import UserError
+    from tenas.correlate.protocol import Protocol
+
+    for name in ("batch_size", "C", "N", "ntk_batch", "ntk_C", "ntk_N", "region_samples"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.ntk_batch > args.batch_size:
+        raise UserError(f"--ntk-batch ({args.ntk_batch}) cannot exceed --batch-size ({args.batch_size})")
+    return Protocol(C=args.C, N=args.N, batch_size=args.batch_size, ntk_C=args.ntk_C, ntk_N=args.ntk_N,
+                    ntk_batch=args.ntk_batch, region_samples=args.region_samples)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "correlate",
+        help="rank-correlate zero-cost proxies with NAS-Bench-201 accuracy",
+        description="Score random NAS-Bench-201 cells with training-free proxies and report Kendall tau / "
+                    "Spearman rho against the benchmark's test accuracy (resumable; cache in --out).",
+    )
+    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (nb201)")
+    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "ImageNet16-120"])
+    p.add_argument("--data", metavar="PATH", help="the dataset (npz file or official folder); default: the "
+                   "embedded 2,000-image CIFAR-10 sample")
+    p.add_argument("--sample", type=_sample, default=1000, metavar="N|all", help="cells to score (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the batch and the weights")
+    p.add_argument("--proxies", default="all", help="comma-separated proxy names, or 'all' (default)")
+    p.add_argument("--out", default="correlate-out", metavar="DIR", help="output folder (default correlate-out)")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores available)")
+    p.add_argument("--ensemble", action="append", metavar="[NAME=][rank|logrank:]A+B+...",
+                   help="an ensemble to report (repeatable; replaces the default ones)")
+    p.add_argument("--select-ensemble", action="store_true",
+                   help="also run greedy ensemble selection on this sample (in-sample: check it on another seed)")
+    p.add_argument("--no-plots", action="store_true", help="skip the scatter plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_protocol_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tenas.cli import UserError
+    from tenas.correlate.cache import CacheMismatch
+    from tenas.correlate.report import format_table
+    from tenas.correlate.run import CorrelateConfig, run_correlate
+    from tenas.parallel.local import default_workers
+
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        raise UserError("--workers must be at least 1")
+    cfg = CorrelateConfig(dataset=args.dataset, sample=args.sample, seed=args.seed, proxies=args.proxies,
+                          data=args.data, out=args.out, protocol=protocol_from(args), workers=workers,
+                          ensembles=args.ensemble, plots=not args.no_plots, progress=not args.quiet,
+                          select_ensemble=args.select_ensemble)
+    try:
+        result = run_correlate(cfg)
+    except CacheMismatch as exc:
+        raise UserError(str(exc)) from None
+    except KeyError as exc:
+        raise UserError(exc.args[0] if exc.args else str(exc)) from None
+    print(format_table(result))
+    print(f"wrote {args.out}/correlations.csv, correlations.json, scatter_*.png; cache {args.out}/scores.sqlite")
+    return 0

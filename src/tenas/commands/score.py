@@ -1,0 +1,75 @@
+"""``tenas score --space nb201 ARCH... [--proxies ...] [--dataset D] [--data PATH] [--seed S] [--batch-size B]``.
+
+Prints a table of proxy values (raw, in each paper's units; the header says which way is better) for the
+given cells, computed exactly as ``tenas correlate`` computes them (same networks, batch and seeds), so a
+cell's values here equal its row in a correlate cache made with the same options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from tenas.commands.correlate import add_protocol_args
+
+    p = subparsers.add_parser(
+        "score",
+        help="score NAS-Bench-201 cells with zero-cost proxies",
+        description="Compute training-free proxies (TE-NAS kappa_N and R_N, NASWOT, synflow, snip, grasp, fisher, "
+                    "grad_norm, jacob_cov, ZiCo, Zen-score, #params, FLOPs) for NAS-Bench-201 cells.",
+    )
+    p.add_argument("arch", nargs="+", metavar="ARCH", help="cell string (quote it) or benchmark index 0..15624")
+    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (nb201)")
+    p.add_argument("--proxies", default="all", help="comma-separated proxy names, or 'all' (default)")
+    p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "ImageNet16-120"])
+    p.add_argument("--data", metavar="PATH", help="dataset file/folder (default: embedded CIFAR-10 sample)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the batch and the weights (default 0)")
+    p.add_argument("--oriented", action="store_true", help="print oriented values (higher = predicted better)")
+    add_protocol_args(p)
+    p.set_defaults(func=run)
+
+
+def _fmt(v: float) -> str:
+    if not math.isfinite(v):
+        return str(v)
+    a = abs(v)
+    return f"{v:.4g}" if a == 0 or 1e-3 <= a < 1e6 else f"{v:.3e}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tenas.commands.correlate import protocol_from
+    from tenas.correlate.protocol import load_inputs, score_cell
+    from tenas.indicators.registry import get_proxy, resolve_proxies
+    from tenas.spaces.nb201 import arch_to_index, format_arch, to_cell
+
+    proxies = resolve_proxies(args.proxies)
+    cells = [arch_to_index(to_cell(a)) for a in args.arch]
+    protocol = protocol_from(args)
+    inputs = load_inputs(args.dataset, args.data, args.seed, protocol, need_crops="regions" in proxies)
+    import torch
+
+    torch.set_num_threads(1)  # the threads of a correlate worker: same values
+    header = ["index"] + [f"{p}{'^' if get_proxy(p).higher_is_better or args.oriented else 'v'}" for p in proxies]
+    table, notes = [], []
+    for cell in cells:
+        rows = score_cell(cell, proxies, args.dataset, args.seed, protocol, inputs)
+        line = [str(cell)]
+        for name, raw, err, _sec in rows:
+            v = get_proxy(name).orient(raw) if args.oriented else raw
+            line.append(_fmt(v) if err is None or math.isfinite(v) else "fail")
+            if err is not None:
+                notes.append(f"{cell} {name}: {err}")
+        table.append(line)
+    widths = [max(len(r[i]) for r in [header] + table) for i in range(len(header))]
+    print(f"NAS-Bench-201, {args.dataset} batch from {inputs.source}, seed {args.seed}; "
+          f"{protocol.describe()}")
+    print("^: higher is predicted better, v: lower" + ("" if not args.oriented else " (values oriented)"))
+    for r in [header] + table:
+        print("  ".join(s.rjust(w) for s, w in zip(r, widths)))
+    for cell in cells:
+        print(f"{cell}: {format_arch(to_cell(cell))}")
+    for n in notes:
+        print(f"failed: {n}")
+    return 0

@@ -1,0 +1,164 @@
+"""How NAS-Bench-201 cells are scored: which network and which inputs each proxy gets.
+
+The proxies themselves know nothing about search spaces (:mod:`tenas.indicators.zoo`); this module is
+the harness that turns a cell into ``(model, inputs, targets)`` for each of them:
+
+* ``params`` and ``flops``: the benchmark's own evaluation network (C=16, N=5), as the benchmark counts;
+* ``regions``: TE-NAS' thin network (the cell alone at C=1 channel, no stem) on ``region_samples``
+  single-channel 3x3 crops of training images, as TE-NAS counts R_N;
+* ``ntk``: the NAS-Bench-201 network at ``ntk_C`` / ``ntk_N`` on the first ``ntk_batch`` images of the batch;
+* every other proxy: the NAS-Bench-201 network at ``C`` / ``N`` on the batch of ``batch_size`` images.
+
+Randomness: the batch and the crops depend on (seed, dataset) only -- every cell is scored on the same
+images -- and a cell's weights on (seed, cell index) only (PyTorch's default initialisation drawn under
+a seed derived from them), so a value never depends on the worker, the order or the other cells.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+#: dataset name -> (benchmark accuracy column, number of classes)
+DATASETS: dict[str, tuple[str, int]] = {
+    "cifar10": ("cifar10_test", 10),
+    "cifar100": ("cifar100_test", 100),
+    "ImageNet16-120": ("imagenet16_120_test", 120),
+}
+_PURPOSE = {"batch": 1, "crops": 2, "crop_images": 3, "weights": 4, "proxy": 5, "sample": 6}
+
+
+def derive_seed(*words: int | str) -> int:
+    """A 63-bit seed from integers and purpose names (independent of process, worker and order)."""
+    ints: list[int] = []
+    for w in words:
+        w = _PURPOSE[w] if isinstance(w, str) else int(w)
+        ints += [w & 0xFFFFFFFF, (w >> 32) & 0xFFFFFFFF]
+    return int(np.random.SeedSequence(ints).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    """Network sizes and batch sizes of the scoring protocol (see the module docstring)."""
+
+    C: int = 16
+    N: int = 5
+    batch_size: int = 64
+    ntk_C: int = 16
+    ntk_N: int = 5
+    ntk_batch: int = 32
+    region_samples: int = 3000
+    augment: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def describe(self) -> str:
+        return (f"proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "
+                f"ntk on C={self.ntk_C} N={self.ntk_N}, batch {self.ntk_batch}; "
+                f"regions on the C=1 one-cell thin net, {self.region_samples} 3x3 crops; "
+                f"params/flops on the benchmark net (C=16 N=5)")
+
+
+def net_spec(proxy: str, protocol: Protocol) -> tuple[str, int, int]:
+    """``(kind, C, N)`` of the network a proxy is computed on."""
+    if proxy in ("params", "flops"):
+        return ("full", 16, 5)
+    if proxy == "regions":
+        return ("thin", 1, 1)
+    if proxy == "ntk":
+        return ("full", protocol.ntk_C, protocol.ntk_N)
+    return ("full", protocol.C, protocol.N)
+
+
+def build(cell_index: int, spec: tuple[str, int, int], num_classes: int, seed: int) -> nn.Module:
+    """The network of ``spec`` for a cell, default-initialised from (seed, cell index) alone."""
+    from tenas.spaces.nb201 import TinyNetwork, to_cell
+
+    cell = to_cell(int(cell_index))
+    kind, C, N = spec
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, cell_index, "weights"))
+        if kind == "thin":
+            return TinyNetwork([[op] for op in cell], C=1, N=1, num_classes=num_classes, use_stem=False, depth=1)
+        return TinyNetwork([[op] for op in cell], C=C, N=N, num_classes=num_classes)
+
+
+@dataclasses.dataclass
+class Inputs:
+    """The data every cell is scored on: one batch (images, labels) and the region crops."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    crops: torch.Tensor | None
+    source: str
+
+    def for_proxy(self, proxy: str, protocol: Protocol) -> tuple[torch.Tensor, torch.Tensor]:
+        if proxy == "regions":
+            if self.crops is None:
+                raise RuntimeError("region crops are not available (tenas.indicators.crops missing)")
+            return self.crops, self.y[:0]
+        if proxy == "ntk":
+            return self.x[: protocol.ntk_batch], self.y[: protocol.ntk_batch]
+        return self.x, self.y
+
+
+def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, need_crops: bool = True) -> Inputs:
+    """Draw the batch (and crops) for (dataset, seed) from ``data`` (None: the embedded CIFAR-10 sample)."""
+    from tenas.data import load_dataset, sample_batch, to_tensor
+
+    ds = load_dataset(dataset, data, "train")
+    x, y = sample_batch(ds, protocol.batch_size, _generator(derive_seed(seed, "batch")), augment=protocol.augment)
+    crops = None
+    if need_crops:
+        try:
+            from tenas.indicators.crops import random_crops
+        except ImportError:  # pragma: no cover - while tenas.indicators.crops is not there
+            crops = None
+        else:
+            g = _generator(derive_seed(seed, "crop_images"))
+            n_img = len(ds.y)
+            idx = torch.randperm(n_img, generator=g)[: min(n_img, protocol.region_samples)].sort().values.numpy()
+            images = to_tensor(np.asarray(ds.x[idx]), ds.name)
+            crops = torch.as_tensor(random_crops(images, n=protocol.region_samples, size=3,
+                                                 generator=_generator(derive_seed(seed, "crops"))))
+    return Inputs(x=x, y=y, crops=crops, source=str(ds.source))
+
+
+def score_cell(cell_index: int, proxies: list[str], dataset: str, seed: int, protocol: Protocol,
+               inputs: Inputs) -> list[tuple[str, float, str | None, float]]:
+    """``[(proxy, raw, error, seconds)]`` for one cell; a failure is a NaN/inf raw or an exception, never raised."""
+    from tenas.indicators.registry import get_proxy
+
+    num_classes = DATASETS[dataset][1]
+    nets: dict[tuple[str, int, int], nn.Module] = {}
+    rows = []
+    for name in proxies:
+        t0 = time.perf_counter()
+        raw, err = float("nan"), None
+        try:
+            spec = net_spec(name, protocol)
+            if spec not in nets:  # building is not charged to the proxy
+                nets[spec] = build(cell_index, spec, num_classes, seed)
+                t0 = time.perf_counter()
+            x, y = inputs.for_proxy(name, protocol)
+            raw = float(get_proxy(name).fn(nets[spec], x, y, seed=derive_seed(seed, cell_index, "proxy")))
+            if not np.isfinite(raw):
+                err = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
+        except Exception as exc:  # recorded, never aborts the run
+            raw, err = float("nan"), f"{type(exc).__name__}: {exc}"[:500]
+        rows.append((name, raw, err, time.perf_counter() - t0))
+    return rows

@@ -1,0 +1,246 @@
+"""``tenas correlate``: score NAS-Bench-201 cells with every proxy and rank-correlate with the benchmark.
+
+Scores go to ``DIR/scores.sqlite`` as they are computed (see :mod:`tenas.correlate.cache`): a re-run
+computes only the missing (cell, proxy) rows, an interrupted run resumes. Cells are scored in a pool of
+worker processes (``spawn``, one torch thread each); every random choice comes from (seed, cell index)
+(:mod:`tenas.correlate.protocol`), so the numbers do not depend on the worker count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tenas.correlate import stats
+from tenas.correlate.cache import ScoreCache, dumps
+from tenas.correlate.protocol import DATASETS, Inputs, Protocol, derive_seed, load_inputs, score_cell
+
+NUM_CELLS = 15625
+CACHE_FILE = "scores.sqlite"
+
+#: Ensembles reported by default, as "name=how:member+member+...". Chosen by greedy selection
+#: (:func:`tenas.correlate.stats.select_ensemble`) on a *selection* sample -- CIFAR-10, 1,000 cells,
+#: seed 1 -- and reported on other samples/seeds; see benchmarks/bench_proxies.py and the notes there.
+DEFAULT_ENSEMBLES: tuple[str, ...] = (
+    "az_all=logrank:synflow+naswot+zico+zen+jacob_cov+snip+grad_norm+fisher+grasp+ntk+regions+flops+params",
+)
+
+
+@dataclasses.dataclass
+class CorrelateConfig:
+    dataset: str = "cifar10"
+    sample: int | None = 1000  # None: all 15,625 cells
+    seed: int = 0
+    proxies: Sequence[str] | None = None  # None: all registered
+    data: str | None = None
+    out: str | os.PathLike = "correlate"
+    protocol: Protocol = dataclasses.field(default_factory=Protocol)
+    workers: int = 2
+    ensembles: Sequence[str] | None = None  # None: DEFAULT_ENSEMBLES (those whose members were scored)
+    plots: bool = True
+    progress: bool = True
+    select_ensemble: bool = False
+
+
+def sample_cells(sample: int | None, seed: int) -> list[int]:
+    """``sample`` benchmark indices drawn without replacement from ``seed`` (sorted); None = all cells.
+
+    The draw is a prefix of one permutation, so a larger sample with the same seed contains a smaller one.
+    """
+    if sample is None or sample >= NUM_CELLS:
+        return list(range(NUM_CELLS))
+    if sample < 1:
+        raise ValueError(f"--sample must be at least 1 (or 'all'), got {sample}")
+    perm = np.random.default_rng(derive_seed(seed, "sample")).permutation(NUM_CELLS)
+    return sorted(int(i) for i in perm[:sample])
+
+
+# --------------------------------------------------------------------------------------------------
+# workers
+# --------------------------------------------------------------------------------------------------
+_CTX: dict[str, Any] = {}
+
+
+def _init_worker(ctx: dict[str, Any], threads: int) -> None:
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    _CTX.clear()
+    _CTX.update(ctx)
+
+
+def _score_task(cell: int, proxies: list[str]) -> tuple[int, list]:
+    c = _CTX
+    return cell, score_cell(cell, proxies, c["dataset"], c["seed"], c["protocol"], c["inputs"])
+
+
+def compute_missing(cache: ScoreCache, cfg: CorrelateConfig, cells: Sequence[int], proxies: Sequence[str],
+                    inputs: Inputs, on_result: Callable[[int, list], None] | None = None) -> int:
+    """Score every (cell, proxy) without a row in ``cache``; returns the number of cells scored."""
+    from tqdm import tqdm
+
+    todo = sorted(cache.missing(cfg.seed, cfg.dataset, cells, proxies).items())
+    if not todo:
+        return 0
+    ctx = {"dataset": cfg.dataset, "seed": cfg.seed, "protocol": cfg.protocol, "inputs": inputs}
+    bar = tqdm(total=len(todo), unit="cell", desc=f"scoring {cfg.dataset}", disable=not cfg.progress,
+               dynamic_ncols=True, smoothing=0.1)
+    failed = Counter()
+
+    def record(cell: int, rows: list) -> None:
+        cache.put(cfg.seed, cfg.dataset, cell, rows)
+        for proxy, _raw, err, _s in rows:
+            if err is not None:
+                failed[proxy] += 1
+        bar.update(1)
+        if failed:
+            bar.set_postfix_str("failed " + " ".join(f"{p}:{n}" for p, n in sorted(failed.items())), refresh=False)
+        if on_result is not None:
+            on_result(cell, rows)
+
+    try:
+        if cfg.workers <= 1:
+            import torch
+
+            previous = torch.get_num_threads()
+            torch.set_num_threads(1)  # as in a worker, so that values do not depend on the worker count
+            try:
+                for cell, need in todo:
+                    record(cell, score_cell(cell, need, cfg.dataset, cfg.seed, cfg.protocol, inputs))
+            finally:
+                torch.set_num_threads(previous)
+        else:
+            _run_pool(todo, ctx, cfg.workers, record)
+    finally:
+        bar.close()
+    return len(todo)
+
+
+def _run_pool(todo: list, ctx: dict, workers: int, record: Callable[[int, list], None]) -> None:
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                             initializer=_init_worker, initargs=(ctx, 1))
+    pending: set = set()
+    queue = iter(todo)
+    try:
+        for _ in range(2 * workers):  # a small window: an interruption leaves little queued
+            item = next(queue, None)
+            if item is None:
+                break
+            pending.add(ex.submit(_score_task, *item))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                record(*fut.result())
+                item = next(queue, None)
+                if item is not None:
+                    pending.add(ex.submit(_score_task, *item))
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        for proc in list(getattr(ex, "_processes", {}).values()):  # our own workers only
+            if proc.is_alive():
+                proc.terminate()
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole command
+# --------------------------------------------------------------------------------------------------
+def accuracy(dataset: str, cells: Sequence[int]) -> np.ndarray:
+    """The benchmark's test accuracy (percent) of ``cells`` on ``dataset``."""
+    from tenas.bench._table import load_table
+
+    column = DATASETS[dataset][0]
+    return np.asarray(load_table()[1][column])[np.asarray(cells, dtype=int)]
+
+
+def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] | None = None) -> dict[str, Any]:
+    """Score, correlate, write ``correlations.{csv,json}`` and scatter plots to ``cfg.out``; returns the result."""
+    from tenas.indicators.registry import get_proxy, resolve_proxies
+    from tenas.correlate import report
+
+    if cfg.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
+    proxies = resolve_proxies(cfg.proxies)
+    cells = sample_cells(cfg.sample, cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = load_inputs(cfg.dataset, cfg.data, cfg.seed, cfg.protocol, need_crops="regions" in proxies)
+    t0 = time.time()
+    load0 = os.getloadavg()
+    with ScoreCache(out / CACHE_FILE) as cache:
+        cache.check_meta("protocol", cfg.protocol.fingerprint())
+        cache.check_meta(f"data:{cfg.dataset}", dumps(inputs.source))
+        n_scored = compute_missing(cache, cfg, cells, proxies, inputs, on_result=on_result)
+        computed_rows = cache.written
+        raw, errors, seconds = cache.table(cfg.seed, cfg.dataset, cells, proxies)
+    wall = time.time() - t0
+    acc = accuracy(cfg.dataset, cells)
+    oriented = {p: raw[p] if get_proxy(p).higher_is_better else -raw[p] for p in proxies}
+
+    rows: list[dict[str, Any]] = []
+    for p in proxies:
+        r = stats.correlation(oriented[p], acc)
+        errs = Counter(e for e in errors[p] if e is not None)
+        rows.append({"name": p, "kind": "proxy", "higher_is_better": get_proxy(p).higher_is_better, **r,
+                     "sec_per_cell": float(np.nanmean(seconds[p])) if np.isfinite(seconds[p]).any() else float("nan"),
+                     "errors": dict(errs.most_common(5)), "paper": get_proxy(p).paper})
+    combos: dict[str, np.ndarray] = {}
+    if "ntk" in proxies and "regions" in proxies:
+        combos["tenas"] = stats.tenas_combination(oriented["ntk"], oriented["regions"])
+        rows.append({"name": "tenas", "kind": "combination", "members": ["ntk", "regions"],
+                     "how": "rank(-kappa)+rank(R)", **stats.correlation(combos["tenas"], acc)})
+    specs = list(DEFAULT_ENSEMBLES if cfg.ensembles is None else cfg.ensembles)
+    for spec in specs:
+        name, how, members = stats.parse_ensemble(spec)
+        if not all(m in oriented for m in members):
+            if cfg.ensembles is not None:
+                missing = [m for m in members if m not in oriented]
+                raise ValueError(f"ensemble {name!r} needs proxies that were not scored: {', '.join(missing)}")
+            continue
+        combos[name] = stats.ensemble(oriented, members, how)
+        rows.append({"name": name, "kind": "ensemble", "members": members, "how": how,
+                     **stats.correlation(combos[name], acc)})
+
+    result: dict[str, Any] = {
+        "space": "nb201",
+        "dataset": cfg.dataset,
+        "accuracy": DATASETS[cfg.dataset][0],
+        "seed": cfg.seed,
+        "sample": len(cells),
+        "data": inputs.source,
+        "protocol": cfg.protocol.to_dict(),
+        "protocol_text": cfg.protocol.describe(),
+        "workers": cfg.workers,
+        "cells_scored_now": n_scored,
+        "rows_computed_now": computed_rows,
+        "wall_seconds": wall,
+        "loadavg_start": list(load0),
+        "loadavg_end": list(os.getloadavg()),
+        "rows": rows,
+        "cells": cells,
+    }
+    if cfg.select_ensemble:
+        cands = [p for p in proxies]
+        path = stats.select_ensemble(oriented, acc, cands)
+        result["selection"] = {"how": "logrank", "in_sample": True,
+                               "path": [{"members": m, "kendall_tau": t} for m, t in path]}
+    report.write_outputs(result, out, oriented, combos, acc, plots=cfg.plots)
+    return result

@@ -1,0 +1,99 @@
+"""Rank statistics of proxies against benchmark accuracy, TE-NAS' rank combination and ensembles.
+
+All scores here are *oriented* (higher = predicted better), so a good proxy has positive tau and rho.
+
+* :func:`correlation` -- Kendall tau-b and Spearman rho (``scipy.stats``) over the cells where the score
+  is finite; the others are counted as failures and left out.
+* :func:`tenas_combination` -- TE-NAS' ranking: rank of -kappa_N plus rank of R_N.
+* :func:`ensemble` -- combine several proxies by ranks: ``"rank"`` (sum of ranks) or ``"logrank"``
+  (sum of log(rank / n), AZ-NAS' aggregation, which punishes being bad on any one proxy). In combinations
+  a failed measurement (NaN, +-inf) counts as the worst rank, since on NAS-Bench-201 the failures are
+  networks whose output does not depend on their input.
+* :func:`select_ensemble` -- greedy forward selection of the proxies of an ensemble on *one* sample;
+  what it picks must be evaluated on another (see ``tenas correlate --select-ensemble``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def correlation(score: np.ndarray, accuracy: np.ndarray) -> dict[str, float | int]:
+    """Kendall tau-b and Spearman rho of ``score`` vs ``accuracy`` over the cells where both are finite."""
+    score = np.asarray(score, dtype=np.float64)
+    accuracy = np.asarray(accuracy, dtype=np.float64)
+    ok = np.isfinite(score) & np.isfinite(accuracy)
+    n = int(ok.sum())
+    out: dict[str, float | int] = {"n": n, "failed": int(len(score) - n)}
+    if n < 3 or np.ptp(score[ok]) == 0:
+        out.update(kendall_tau=float("nan"), kendall_p=float("nan"), spearman_rho=float("nan"), spearman_p=float("nan"))
+        return out
+    tau = stats.kendalltau(score[ok], accuracy[ok])
+    rho = stats.spearmanr(score[ok], accuracy[ok])
+    out.update(kendall_tau=float(tau.statistic), kendall_p=float(tau.pvalue),
+               spearman_rho=float(rho.statistic), spearman_p=float(rho.pvalue))
+    return out
+
+
+def ranks(score: np.ndarray) -> np.ndarray:
+    """Average ranks 1..n, ascending (the best score gets n); failures (NaN, +-inf) share the lowest ranks."""
+    s = np.asarray(score, dtype=np.float64).copy()
+    s[~np.isfinite(s)] = -np.inf
+    return stats.rankdata(s, method="average")
+
+
+def tenas_combination(kappa_oriented: np.ndarray, regions: np.ndarray) -> np.ndarray:
+    """TE-NAS: rank(-kappa_N) + rank(R_N), higher = predicted better (failures rank worst)."""
+    return ranks(kappa_oriented) + ranks(regions)
+
+
+def ensemble(scores: Mapping[str, np.ndarray], members: Sequence[str], how: str = "logrank") -> np.ndarray:
+    """Combine the oriented scores of ``members`` by ranks: ``"rank"`` (sum) or ``"logrank"`` (sum of log(r/n))."""
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    total = None
+    for m in members:
+        r = ranks(scores[m])
+        part = np.log(r / len(r)) if how == "logrank" else r if how == "rank" else None
+        if part is None:
+            raise ValueError(f"unknown ensemble aggregation {how!r}; use 'rank' or 'logrank'")
+        total = part if total is None else total + part
+    return total
+
+
+def parse_ensemble(text: str) -> tuple[str, str, list[str]]:
+    """``"NAME=how:a+b+c"`` or ``"how:a+b+c"`` or ``"a+b+c"`` (logrank) -> (name, how, members)."""
+    name, _, body = text.rpartition("=")
+    how, _, members = body.rpartition(":")
+    how = how or "logrank"
+    parts = [m.strip() for m in members.split("+") if m.strip()]
+    if not parts:
+        raise ValueError(f"ensemble {text!r} has no members; write e.g. 'mine=logrank:synflow+naswot+flops'")
+    return (name or f"{how}:{'+'.join(parts)}"), how, parts
+
+
+def select_ensemble(scores: Mapping[str, np.ndarray], accuracy: np.ndarray, candidates: Sequence[str],
+                    how: str = "logrank", max_size: int = 8) -> list[tuple[list[str], float]]:
+    """Greedy forward selection maximising Kendall tau of the ensemble on *this* sample.
+
+    Returns the path ``[(members, tau), ...]`` (one entry per size). In-sample and therefore optimistic:
+    evaluate the chosen members on a different sample before quoting them.
+    """
+    chosen: list[str] = []
+    path: list[tuple[list[str], float]] = []
+    pool = [c for c in candidates if c in scores]
+    while pool and len(chosen) < max_size:
+        best, best_tau = None, -np.inf
+        for c in pool:
+            tau = correlation(ensemble(scores, chosen + [c], how), accuracy)["kendall_tau"]
+            if np.isfinite(tau) and tau > best_tau:
+                best, best_tau = c, tau
+        if best is None:
+            break
+        chosen.append(best)
+        pool.remove(best)
+        path.append((list(chosen), float(best_tau)))
+    return path
