@@ -35,6 +35,8 @@ def _fmt(v: float) -> str:
     if not math.isfinite(v):
         return str(v)
     a = abs(v)
+    if v == int(v) and a < 1e12:
+        return str(int(v))
     return f"{v:.4g}" if a == 0 or 1e-3 <= a < 1e6 else f"{v:.3e}"
 
 

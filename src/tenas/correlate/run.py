@@ -179,6 +179,14 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     if cfg.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
     proxies = resolve_proxies(cfg.proxies)
+    ensembles = []
+    for spec in (DEFAULT_ENSEMBLES if cfg.ensembles is None else cfg.ensembles):
+        name, how, members = stats.parse_ensemble(spec)
+        missing = [m for m in members if m not in proxies]
+        if missing and cfg.ensembles is not None:
+            raise ValueError(f"ensemble {name!r} needs proxies that are not scored: {', '.join(missing)}")
+        if not missing:  # a default ensemble is reported when all its members are scored
+            ensembles.append((name, how, members))
     cells = sample_cells(cfg.sample, cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -207,14 +215,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         combos["tenas"] = stats.tenas_combination(oriented["ntk"], oriented["regions"])
         rows.append({"name": "tenas", "kind": "combination", "members": ["ntk", "regions"],
                      "how": "rank(-kappa)+rank(R)", **stats.correlation(combos["tenas"], acc)})
-    specs = list(DEFAULT_ENSEMBLES if cfg.ensembles is None else cfg.ensembles)
-    for spec in specs:
-        name, how, members = stats.parse_ensemble(spec)
-        if not all(m in oriented for m in members):
-            if cfg.ensembles is not None:
-                missing = [m for m in members if m not in oriented]
-                raise ValueError(f"ensemble {name!r} needs proxies that were not scored: {', '.join(missing)}")
-            continue
+    for name, how, members in ensembles:
         combos[name] = stats.ensemble(oriented, members, how)
         rows.append({"name": name, "kind": "ensemble", "members": members, "how": how,
                      **stats.correlation(combos[name], acc)})
