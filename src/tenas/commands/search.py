@@ -56,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "once: drawn once per round and shared by the repeats (as the official launcher ends up doing)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where candidates are scored: local processes (default) or Ray (pip install \"tenas[ray]\")")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--backend ray: the Ray cluster to connect to (default: start Ray here with --workers CPUs)")
     p.add_argument("--force", action="store_true", help="overwrite a finished --out folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -80,13 +84,16 @@ def run(args: argparse.Namespace) -> int:
 
     from tenas.cli import UserError
     from tenas.data import load_dataset
-    from tenas.parallel.local import LocalPool, default_workers
+    from tenas.parallel.backends import make_pool
     from tenas.report.plots import plot_trajectory
     from tenas.report.results import atomic_write_json, read_json
     from tenas.search.prune import SearchConfig, SearchState, evaluate_final, run_search
     from tenas.spaces import get_space
 
     _check_args(args)
+    if args.backend == "ray" and args.device == "cuda":
+        raise UserError("--backend ray scores on CPU workers; use --device cpu with it")
+    pool = make_pool(args.backend, 1 if args.device == "cuda" else args.workers, args.address)
     try:
         from tenas._alloc import tune_allocator
 
@@ -133,14 +140,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"resuming {out}: {len(state.rounds)} round(s) already done", file=sys.stderr)
 
     space = get_space(args.space)
-    workers = 1 if args.device == "cuda" else (args.workers or default_workers())
     bars = _Bars(enabled=not args.quiet)
 
     def on_round(st: SearchState) -> None:
         st.config = config_dict
         atomic_write_json(state_path, st.to_dict())
 
-    with LocalPool(workers=workers) as pool:
+    with pool:
         state = run_search(space, dataset, config, pool, state=state, on_round=on_round, progress=bars,
                            device=args.device)
         bars.close()
@@ -153,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         "seconds": state.seconds,
         "final": final,
         "rounds": state.rounds,
-        "config": {**config_dict, "workers": workers, "device": args.device},
+        "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend},
         "timing": {
             "search_seconds": state.seconds,
             "kappa_worker_seconds": state.t_kappa,
