@@ -9,6 +9,7 @@ score cache ``DIR/scores.sqlite``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 
 def _sample(text: str) -> int | None:
@@ -67,6 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--proxies", default="all", help="comma-separated proxy names, or 'all' (default)")
     p.add_argument("--out", default="correlate-out", metavar="DIR", help="output folder (default correlate-out)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores available)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where cells are scored: local processes (default) or Ray (pip install \"tenas[ray]\")")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="--backend ray: the Ray cluster to connect to (default: start Ray here with --workers CPUs)")
     p.add_argument("--ensemble", action="append", metavar="[NAME=][rank|logrank:]A+B+...",
                    help="an ensemble to report (repeatable; replaces the default ones)")
     p.add_argument("--select-ensemble", action="store_true",
@@ -92,7 +97,15 @@ def run(args: argparse.Namespace) -> int:
                           ensembles=args.ensemble, plots=not args.no_plots, progress=not args.quiet,
                           select_ensemble=args.select_ensemble)
     try:
-        result = run_correlate(cfg)
+        with contextlib.ExitStack() as stack:
+            if args.backend == "ray" or args.address:
+                from tenas.parallel.backends import make_pool
+                from tenas.parallel.ray import correlate_on
+
+                pool = stack.enter_context(make_pool(args.backend, args.workers, args.address))
+                stack.enter_context(correlate_on(pool))
+                cfg.workers = max(2, pool.workers)  # > 1: correlate hands its cells to the pool
+            result = run_correlate(cfg)
     except CacheMismatch as exc:
         raise UserError(str(exc)) from None
     except KeyError as exc:
