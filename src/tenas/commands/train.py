@@ -1,0 +1,164 @@
+"""``tenas train``: train a found architecture from scratch (DARTS or NAS-Bench-201 protocol)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+SPACES = ("darts", "nb201")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet")
+HELD_OUT = 200  # images of the embedded sample kept for evaluation when no --data is given
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _nonneg(text: str) -> int:
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train an architecture from scratch (DARTS / NAS-Bench-201 protocols)",
+        description=(
+            "Train the evaluation network of ARCH from scratch with the space's published protocol "
+            "(darts: DARTS' CIFAR protocol, 600 epochs, or PC-DARTS' ImageNet mobile protocol; nb201: "
+            "NAS-Bench-201's 200 epochs). Writes checkpoint.pt, log.csv and curves.png to --out after every "
+            "epoch; running the same command again resumes after the last finished epoch."
+        ),
+    )
+    p.add_argument("arch", metavar="ARCH_OR_GENOTYPE",
+                   help="darts: a genotype text, a published name (DARTS_V2, DARTS_V1) or a file (result.json "
+                        "of tenas search, or a text file); nb201: a cell string or benchmark index")
+    p.add_argument("--space", choices=SPACES, default="darts", help="search space of ARCH (default darts)")
+    p.add_argument("--dataset", choices=DATASETS, default="cifar10", help="default cifar10")
+    p.add_argument("--data", default=None,
+                   help="training data: an official folder or an .npz (default: the embedded 2,000-image "
+                        f"CIFAR-10 sample, {HELD_OUT} of them held out for evaluation)")
+    p.add_argument("--test-data", default=None,
+                   help="evaluation data (default: the test split of a --data folder; none for an .npz)")
+    p.add_argument("--out", default=None, help="output folder (default runs/train-SPACE-DATASET-seedS)")
+    p.add_argument("--epochs", type=_positive, default=None, help="default: the protocol's (600 / 250 / 200)")
+    p.add_argument("--batch-size", type=_positive, default=None, help="default: the protocol's (96 / 1024 / 256)")
+    p.add_argument("--lr", type=_positive_float, default=None, help="initial learning rate (default: the protocol's)")
+    p.add_argument("--channels", type=_positive, default=None, help="network width C (default 36 / 48 / 16)")
+    p.add_argument("--cells", type=_positive, default=None,
+                   help="network depth: DARTS total cells (default 20 / 14), NB201 cells per stage (default 5)")
+    p.add_argument("--seed", type=_nonneg, default=0, help="random seed (default 0)")
+    p.add_argument("--max-train-images", type=_positive, default=None, help="train on this many images (quick runs)")
+    p.add_argument("--max-test-images", type=_positive, default=None, help="evaluate on this many images")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--no-amp", action="store_true", help="on CUDA: train in float32 instead of mixed precision")
+    p.add_argument("--restart", action="store_true", help="discard a checkpoint in --out and start again")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _load_data(args: argparse.Namespace):
+    from tenas.data import load_dataset
+    from tenas.train.trainer import hold_out, subset
+
+    if args.data is None:
+        sample = load_dataset(args.dataset, None, "train")  # cifar10 only; others raise a clear error
+        if args.test_data is not None:
+            train, test = sample, load_dataset(args.dataset, args.test_data, "test")
+        else:
+            train, test = hold_out(sample, HELD_OUT, seed=0)
+    else:
+        train = load_dataset(args.dataset, args.data, "train")
+        if args.test_data is not None:
+            test = load_dataset(args.dataset, args.test_data, "test")
+        elif Path(args.data).is_dir():
+            test = load_dataset(args.dataset, args.data, "test")
+        else:
+            test = None
+    train = subset(train, args.max_train_images, seed=args.seed)
+    if test is not None:
+        test = subset(test, args.max_test_images, seed=0)
+    return train, test
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from tenas.cli import UserError
+    from tenas.train import Trainer, build_model, protocol_for, resolve_arch
+    from tenas.train.trainer import CHECKPOINT, CURVES, LOG
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but torch sees no CUDA device")
+    arch = resolve_arch(args.space, args.arch)
+    protocol = protocol_for(args.space, args.dataset).with_overrides(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr
+    )
+    out = Path(args.out or f"runs/train-{args.space}-{args.dataset}-seed{args.seed}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a folder")
+    if args.restart:
+        for name in (CHECKPOINT, LOG, CURVES):
+            if (out / name).exists():
+                (out / name).unlink()
+
+    train, test = _load_data(args)
+    torch.manual_seed(args.seed)  # the initial weights
+    model = build_model(args.space, arch, args.dataset, protocol, channels=args.channels, cells=args.cells)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+    identity = {
+        "space": args.space,
+        "arch": arch,
+        "dataset": args.dataset,
+        "data": str(Path(args.data).resolve()) if args.data else "embedded",
+        "test_data": str(Path(args.test_data).resolve()) if args.test_data else None,
+        "channels": args.channels or protocol.channels,
+        "cells": args.cells or protocol.cells,
+    }
+    trainer = Trainer(model, protocol, train, test, out, device=args.device, seed=args.seed,
+                      amp=not args.no_amp, progress=not args.quiet, identity=identity)
+    params = sum(p.numel() for n, p in model.named_parameters() if "auxiliary" not in n) / 1e6
+    resumed = trainer.load_checkpoint()
+    print(f"{args.space} {arch}", file=sys.stderr)
+    print(f"{params:.3f} M parameters (auxiliary head excluded); protocol {protocol.name}: {protocol.epochs} epochs, "
+          f"batch {protocol.batch_size}, lr {protocol.lr}; {len(train)} training images ({train.source}); "
+          f"{'no evaluation data' if test is None else f'{len(test)} evaluation images ({test.source})'}; "
+          f"device {args.device}{' with AMP' if trainer.amp else ''}", file=sys.stderr)
+    if resumed:
+        print(f"resuming {out}: {trainer.epoch} of {protocol.epochs} epochs already done", file=sys.stderr)
+
+    def on_epoch(row: dict) -> None:
+        test_part = "" if test is None else f"  test loss {row['test_loss']:.4f} acc {row['test_acc']:.2f}%"
+        print(f"epoch {row['epoch']}/{protocol.epochs}  lr {row['lr']:.5f}  train loss {row['train_loss']:.4f} "
+              f"acc {row['train_acc']:.2f}%{test_part}  {row['seconds']:.1f} s ({row['images_per_s']:.0f} img/s)",
+              flush=True)
+
+    history = trainer.fit(on_epoch=on_epoch, resume=False)
+    if history:
+        last = history[-1]
+        final = "" if test is None else f", test accuracy {last['test_acc']:.2f}%"
+        print(f"done: {len(history)} epochs{final}; {out / LOG}, {out / CURVES}, {out / CHECKPOINT}")
+    return 0

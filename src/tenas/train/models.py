@@ -1,0 +1,80 @@
+"""From an architecture (as a user or a search result gives it) to the network trained from scratch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from torch import nn
+
+from tenas.train.protocols import Protocol
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet": 1000}
+
+
+def _is_file(text: str) -> bool:
+    if "(" in text or "|" in text or len(text) > 1024:  # genotype or NB201 cell text, not a path
+        return False
+    try:
+        return Path(text).is_file()
+    except OSError:
+        return False
+
+
+def resolve_arch(space: str, arch: str) -> str:
+    """The canonical text of an architecture given as text, a published name (``DARTS_V2``), an NB201
+    index, or a file: a ``result.json`` of ``tenas search`` (its ``"arch"``) or a text file holding it."""
+    text = arch
+    path = Path(arch)
+    if _is_file(arch):
+        raw = path.read_text(encoding="utf-8").strip()
+        if path.suffix == ".json":
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} is not valid JSON: {exc}") from None
+            if not isinstance(data, dict) or not isinstance(data.get("arch"), str):
+                raise ValueError(f"{path} has no \"arch\" string (expected a tenas search result.json)")
+            raw = data["arch"]
+        text = raw
+    if space == "darts":
+        from tenas.spaces.genotypes import format_genotype, to_genotype
+
+        return format_genotype(to_genotype(text))
+    if space == "nb201":
+        from tenas.spaces.nb201 import format_arch, to_cell
+
+        return format_arch(to_cell(text))
+    raise ValueError(f"unknown space {space!r}; choose darts or nb201")
+
+
+def build_model(
+    space: str,
+    arch: str,
+    dataset: str,
+    protocol: Protocol,
+    channels: Optional[int] = None,
+    cells: Optional[int] = None,
+) -> nn.Module:
+    """The evaluation network of ``arch`` (already resolved) for ``dataset`` at the protocol's size
+    (``channels`` / ``cells`` override it: DARTS total cells, NB201 cells per stage)."""
+    num_classes = NUM_CLASSES.get(dataset)
+    if num_classes is None:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(NUM_CLASSES)}")
+    C = channels or protocol.channels
+    n = cells or protocol.cells
+    if space == "darts":
+        from tenas.spaces import darts
+
+        aux = protocol.auxiliary_weight > 0
+        if dataset == "imagenet":
+            return darts.build_imagenet_network(arch, C=C, layers=n, num_classes=num_classes, auxiliary=aux)
+        if n < 2 and aux:  # the head expects the 8x8 map after the second reduction cell
+            raise ValueError(f"a DARTS network with an auxiliary head needs at least 2 cells, got {n}")
+        return darts.build_network(arch, C=C, layers=n, num_classes=num_classes, auxiliary=aux)
+    if space == "nb201":
+        from tenas.spaces import nb201
+
+        return nb201.build_network(arch, C=C, N=n, num_classes=num_classes)
+    raise ValueError(f"unknown space {space!r}; choose darts or nb201")
