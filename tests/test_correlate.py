@@ -141,7 +141,7 @@ def test_failing_proxies_are_recorded_counted_and_do_not_abort(tmp_path):
     assert by["test_boom"]["failed"] == 10 and by["test_boom"]["errors"] == {"RuntimeError: boom": 10}
     assert by["params"]["failed"] == 0 and by["params"]["n"] == 10
     with ScoreCache(tmp_path / "out" / "scores.sqlite") as cache:
-        raw, err, _ = cache.table(3, "cifar10", res["cells"], ["test_nan"])
+        raw, err, *_ = cache.table(3, "cifar10", res["cells"], ["test_nan"])
     assert np.isnan(raw["test_nan"]).all() and set(err["test_nan"]) == {"nan"}
 
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for cell in cells:
         rows = score_cell(cell, proxies, args.dataset, args.seed, protocol, inputs)
         line = [str(cell)]
-        for name, raw, err, _sec in rows:
+        for name, raw, err, *_seconds in rows:
             v = get_proxy(name).orient(raw) if args.oriented else raw
             line.append(_fmt(v) if err is None or math.isfinite(v) else "fail")
             if err is not None:

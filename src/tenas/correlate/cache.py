@@ -1,7 +1,8 @@
 """The SQLite cache of proxy scores: one row per (cell, proxy, seed, dataset), written as computed.
 
 A row holds the raw value (NULL when the measurement failed), the error (NULL when it did not: ``"nan"``,
-``"inf"``, ``"-inf"`` or the exception), and the seconds the proxy took. Rows are committed one cell at a
+``"inf"``, ``"-inf"`` or the exception), and the seconds the proxy took (wall clock, and CPU time of
+the worker process, which does not grow when other jobs share the cores). Rows are committed one cell at a
 time, so an interrupted run loses at most the cells in flight, and a re-run computes only the rows that
 are missing. The protocol (network and batch sizes) and the data source are recorded in ``meta``: a cache
 refuses rows made under another protocol or from other data, rather than mixing them silently.
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS scores (
     raw REAL,
     error TEXT,
     seconds REAL,
+    cpu REAL,
     PRIMARY KEY (cell, proxy, seed, dataset)
 );
 """
@@ -71,14 +73,15 @@ class ScoreCache:
 
     # -- rows -------------------------------------------------------------------------------------
     def put(self, seed: int, dataset: str, cell: int, rows: Iterable[tuple[str, float, str | None, float]]) -> None:
-        """Write one cell's ``(proxy, raw, error, seconds)`` rows and commit."""
+        """Write one cell's ``(proxy, raw, error, seconds[, cpu_seconds])`` rows and commit."""
         data = []
-        for proxy, raw, error, seconds in rows:
+        for proxy, raw, error, seconds, *cpu in rows:
             raw = float(raw)
-            data.append((int(cell), proxy, int(seed), dataset, None if math.isnan(raw) else raw, error, float(seconds)))
+            data.append((int(cell), proxy, int(seed), dataset, None if math.isnan(raw) else raw, error, float(seconds),
+                         float(cpu[0]) if cpu else None))
         self._db.executemany(
-            "INSERT OR REPLACE INTO scores (cell, proxy, seed, dataset, raw, error, seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            data)
+            "INSERT OR REPLACE INTO scores (cell, proxy, seed, dataset, raw, error, seconds, cpu) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
         self._db.commit()
         self.written += len(data)
 
@@ -96,21 +99,23 @@ class ScoreCache:
         return out
 
     def table(self, seed: int, dataset: str, cells: Sequence[int], proxies: Sequence[str]
-              ) -> tuple[dict[str, np.ndarray], dict[str, list[str | None]], dict[str, np.ndarray]]:
-        """``(raw, errors, seconds)``: per proxy, arrays aligned with ``cells`` (NaN where missing/failed)."""
+              ) -> tuple[dict[str, np.ndarray], dict[str, list[str | None]], dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """``(raw, errors, seconds, cpu)``: per proxy, arrays aligned with ``cells`` (NaN where missing/failed)."""
         pos = {int(c): i for i, c in enumerate(cells)}
         raw = {p: np.full(len(cells), np.nan) for p in proxies}
         sec = {p: np.full(len(cells), np.nan) for p in proxies}
+        cpu = {p: np.full(len(cells), np.nan) for p in proxies}
         err: dict[str, list[str | None]] = {p: ["missing"] * len(cells) for p in proxies}
-        for cell, proxy, value, error, seconds in self._db.execute(
-                "SELECT cell, proxy, raw, error, seconds FROM scores WHERE seed = ? AND dataset = ?",
+        for cell, proxy, value, error, seconds, cpu_s in self._db.execute(
+                "SELECT cell, proxy, raw, error, seconds, cpu FROM scores WHERE seed = ? AND dataset = ?",
                 (int(seed), dataset)):
             if proxy in raw and cell in pos:
                 i = pos[cell]
                 raw[proxy][i] = np.nan if value is None else value
                 err[proxy][i] = error
                 sec[proxy][i] = np.nan if seconds is None else seconds
-        return raw, err, sec
+                cpu[proxy][i] = np.nan if cpu_s is None else cpu_s
+        return raw, err, sec, cpu
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM scores").fetchone()[0])

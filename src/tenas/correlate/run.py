@@ -104,7 +104,7 @@ def compute_missing(cache: ScoreCache, cfg: CorrelateConfig, cells: Sequence[int
 
     def record(cell: int, rows: list) -> None:
         cache.put(cfg.seed, cfg.dataset, cell, rows)
-        for proxy, _raw, err, _s in rows:
+        for proxy, _raw, err, *_seconds in rows:
             if err is not None:
                 failed[proxy] += 1
         bar.update(1)
@@ -163,6 +163,10 @@ def _run_pool(todo: list, ctx: dict, workers: int, record: Callable[[int, list],
 # --------------------------------------------------------------------------------------------------
 # the whole command
 # --------------------------------------------------------------------------------------------------
+def _mean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+
 def accuracy(dataset: str, cells: Sequence[int]) -> np.ndarray:
     """The benchmark's test accuracy (percent) of ``cells`` on ``dataset``."""
     from tenas.bench._table import load_table
@@ -198,7 +202,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         cache.check_meta(f"data:{cfg.dataset}", dumps(inputs.source))
         n_scored = compute_missing(cache, cfg, cells, proxies, inputs, on_result=on_result)
         computed_rows = cache.written
-        raw, errors, seconds = cache.table(cfg.seed, cfg.dataset, cells, proxies)
+        raw, errors, seconds, cpu = cache.table(cfg.seed, cfg.dataset, cells, proxies)
     wall = time.time() - t0
     acc = accuracy(cfg.dataset, cells)
     oriented = {p: raw[p] if get_proxy(p).higher_is_better else -raw[p] for p in proxies}
@@ -208,7 +212,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         r = stats.correlation(oriented[p], acc)
         errs = Counter(e for e in errors[p] if e is not None)
         rows.append({"name": p, "kind": "proxy", "higher_is_better": get_proxy(p).higher_is_better, **r,
-                     "sec_per_cell": float(np.nanmean(seconds[p])) if np.isfinite(seconds[p]).any() else float("nan"),
+                     "sec_per_cell": _mean(seconds[p]), "cpu_per_cell": _mean(cpu[p]),
                      "errors": dict(errs.most_common(5)), "paper": get_proxy(p).paper})
     combos: dict[str, np.ndarray] = {}
     if "ntk" in proxies and "regions" in proxies:

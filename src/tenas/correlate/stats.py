@@ -3,7 +3,8 @@
 All scores here are *oriented* (higher = predicted better), so a good proxy has positive tau and rho.
 
 * :func:`correlation` -- Kendall tau-b and Spearman rho (``scipy.stats``) over the cells where the score
-  is finite; the others are counted as failures and left out.
+  is finite; the others are counted as failures and left out. ``kendall_tau_all`` is tau over every cell
+  with failures ranked worst, for comparison (left-out failures can flatter or hurt a proxy).
 * :func:`tenas_combination` -- TE-NAS' ranking: rank of -kappa_N plus rank of R_N.
 * :func:`ensemble` -- combine several proxies by ranks: ``"rank"`` (sum of ranks) or ``"logrank"``
   (sum of log(rank / n), AZ-NAS' aggregation, which punishes being bad on any one proxy). In combinations
@@ -35,6 +36,11 @@ def correlation(score: np.ndarray, accuracy: np.ndarray) -> dict[str, float | in
     rho = stats.spearmanr(score[ok], accuracy[ok])
     out.update(kendall_tau=float(tau.statistic), kendall_p=float(tau.pvalue),
                spearman_rho=float(rho.statistic), spearman_p=float(rho.pvalue))
+    if n < len(score):  # also over every cell, failures ranked worst (as in the ensembles)
+        acc_ok = np.isfinite(accuracy)
+        out["kendall_tau_all"] = float(stats.kendalltau(ranks(score)[acc_ok], accuracy[acc_ok]).statistic)
+    else:
+        out["kendall_tau_all"] = out["kendall_tau"]
     return out
 
 

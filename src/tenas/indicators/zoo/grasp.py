@@ -3,7 +3,7 @@
 Definition (Abdelfattah et al., ICLR 2021): with g = dL/dw (cross-entropy on the batch, train mode) and
 H the Hessian of L, score ``sum over conv/linear weights of -w * (H g)``; ``H g`` is the gradient of
 ``g_detached . g`` (a Hessian-vector product by double backward). Higher is predicted better, the sign
-convention under which zero-cost-nas reports its (positive) NAS-Bench-201 correlations. Works on a copy.
+convention under which zero-cost-nas reports its (positive) NAS-Bench-201 correlations. Runs on the caller's model and restores its BatchNorm statistics, modes and flags afterwards.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import check_targets, logits, prunable_weights, working_copy
+from tenas.indicators.zoo._common import check_targets, logits, prunable_weights, borrowed
 
 
 @register_proxy("grasp", higher_is_better=True,
@@ -22,16 +22,16 @@ from tenas.indicators.zoo._common import check_targets, logits, prunable_weights
 def grasp(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, *, seed: int = 0) -> float:
     """sum of -w * (H g) over conv/linear weights (H: loss Hessian, g: loss gradient)."""
     targets = check_targets(targets, "grasp")
-    net = working_copy(model)
-    weights = prunable_weights(net)
-    loss = F.cross_entropy(logits(net(inputs)), targets)
-    grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
-    pairs = [(w, g) for w, g in zip(weights, grads) if g is not None]
-    if not pairs:
-        return 0.0
-    z = sum((g.detach() * g).sum() for _, g in pairs)
-    if not z.requires_grad:  # gradients constant in w (e.g. a purely linear model with MSE-free loss)
-        return 0.0
-    hg = torch.autograd.grad(z, [w for w, _ in pairs], allow_unused=True)
-    with torch.no_grad():
-        return float(sum((-w * h).sum() for (w, _), h in zip(pairs, hg) if h is not None))
+    with borrowed(model) as net:
+        weights = prunable_weights(net)
+        loss = F.cross_entropy(logits(net(inputs)), targets)
+        grads = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+        pairs = [(w, g) for w, g in zip(weights, grads) if g is not None]
+        if not pairs:
+            return 0.0
+        z = sum((g.detach() * g).sum() for _, g in pairs)
+        if not z.requires_grad:  # gradients constant in w (e.g. a purely linear model with MSE-free loss)
+            return 0.0
+        hg = torch.autograd.grad(z, [w for w, _ in pairs], allow_unused=True)
+        with torch.no_grad():
+            return float(sum((-w * h).sum() for (w, _), h in zip(pairs, hg) if h is not None))

@@ -6,7 +6,7 @@ Definition: J_i = d(sum of the logits of sample i)/d(input i), flattened, for ev
 score = ``-sum(log(v + k) + 1/(v + k))``. Higher is predicted better (less correlated Jacobians).
 Eigenvalues are clipped at 0 (C is positive semi-definite; rounding can make them -1e-17). A network whose
 output does not depend on its input (NAS-Bench-201 cells with no path from input to output) has constant
-Jacobians: C is undefined and the proxy returns NaN. Works on a copy.
+Jacobians: C is undefined and the proxy returns NaN. Runs on the caller's model and restores its BatchNorm statistics, modes and flags afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import logits, working_copy
+from tenas.indicators.zoo._common import logits, borrowed
 
 K = 1e-5
 
@@ -37,12 +37,12 @@ def correlation_score(jacobians: np.ndarray, k: float = K) -> float:
                       "as a NAS proxy: Abdelfattah et al., ICLR 2021")
 def jacob_cov(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *, seed: int = 0) -> float:
     """Correlation score of the per-sample input Jacobians of the summed logits."""
-    net = working_copy(model)
-    for p in net.parameters():
-        p.requires_grad_(False)
-    x = inputs.detach().clone().requires_grad_(True)
-    out = logits(net(x))
-    if not out.requires_grad:
-        return float("nan")
-    (jac,) = torch.autograd.grad(out.sum(), x)
-    return correlation_score(jac.reshape(len(x), -1).double().cpu().numpy())
+    with borrowed(model) as net:
+        for p in net.parameters():
+            p.requires_grad_(False)
+        x = inputs.detach().clone().requires_grad_(True)
+        out = logits(net(x))
+        if not out.requires_grad:
+            return float("nan")
+        (jac,) = torch.autograd.grad(out.sum(), x)
+        return correlation_score(jac.reshape(len(x), -1).double().cpu().numpy())

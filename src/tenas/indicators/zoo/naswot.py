@@ -5,7 +5,7 @@ Definition: for each sample of the batch, its binary code c_i is the on/off patt
 entering every ``nn.ReLU`` module; ``K[i, j]`` = number of units on which c_i and c_j agree
 (= N_units - Hamming distance); score = ``log |det K|`` (``slogdet``). Higher is predicted better (codes
 that separate the samples). Computed per ReLU layer as ``c c^T + (1-c)(1-c)^T`` and summed in float64.
-Forward in train mode under ``no_grad``, on a copy. A singular K gives ``-inf`` (a failed measurement).
+Forward in train mode under ``no_grad``; the caller's BatchNorm statistics and modes are restored. A singular K gives ``-inf`` (a failed measurement).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import working_copy
+from tenas.indicators.zoo._common import borrowed
 
 
 def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
@@ -31,22 +31,22 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
                 paper="Mellor et al., 'Neural Architecture Search without Training', ICML 2021")
 def naswot(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *, seed: int = 0) -> float:
     """log|det K_H| of the Hamming kernel of the batch's ReLU codes."""
-    net = working_copy(model)
-    n = len(inputs)
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    with borrowed(model) as net:
+        n = len(inputs)
+        kernel = torch.zeros(n, n, dtype=torch.float64)
 
-    def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
-        kernel.add_(hamming_kernel((out.detach() > 0).reshape(n, -1)))
+        def hook(_m: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+            kernel.add_(hamming_kernel((out.detach() > 0).reshape(n, -1)))
 
-    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
-    if not relus:
-        raise ValueError("naswot needs nn.ReLU modules in the model (functional relu cannot be hooked)")
-    handles = [m.register_forward_hook(hook) for m in relus]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    _sign, logdet = np.linalg.slogdet(kernel.numpy())
-    return float(logdet)
+        relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+        if not relus:
+            raise ValueError("naswot needs nn.ReLU modules in the model (functional relu cannot be hooked)")
+        handles = [m.register_forward_hook(hook) for m in relus]
+        try:
+            with torch.no_grad():
+                net(inputs)
+        finally:
+            for h in handles:
+                h.remove()
+        _sign, logdet = np.linalg.slogdet(kernel.numpy())
+        return float(logdet)

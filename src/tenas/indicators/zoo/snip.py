@@ -2,7 +2,7 @@
 
 Definition (Abdelfattah et al., ICLR 2021): one forward/backward of the cross-entropy loss on the batch,
 in train mode; score ``sum over conv/linear weights of |w * dL/dw|``. Higher is predicted better.
-Works on a copy (train-mode BatchNorm would otherwise move the caller's running statistics).
+Runs on the caller's model and restores its BatchNorm statistics, modes and flags afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import check_targets, grads_of, logits, prunable_weights, working_copy
+from tenas.indicators.zoo._common import check_targets, grads_of, logits, prunable_weights, borrowed
 
 
 @register_proxy("snip", higher_is_better=True,
@@ -21,9 +21,9 @@ from tenas.indicators.zoo._common import check_targets, grads_of, logits, prunab
 def snip(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, *, seed: int = 0) -> float:
     """sum |w * dL/dw| over conv/linear weights, L the cross-entropy on the batch."""
     targets = check_targets(targets, "snip")
-    net = working_copy(model)
-    weights = prunable_weights(net)
-    loss = F.cross_entropy(logits(net(inputs)), targets)
-    grads = grads_of(loss, weights)
-    with torch.no_grad():
-        return float(sum((w * g).abs().sum() for w, g in zip(weights, grads)))
+    with borrowed(model) as net:
+        weights = prunable_weights(net)
+        loss = F.cross_entropy(logits(net(inputs)), targets)
+        grads = grads_of(loss, weights)
+        with torch.no_grad():
+            return float(sum((w * g).abs().sum() for w, g in zip(weights, grads)))

@@ -5,8 +5,9 @@ Definition (data-free): re-initialise a copy with N(0, 1) conv/linear weights (z
 and bias 0); draw Gaussian inputs x and e shaped like the batch; with f the features entering the last
 global average pooling (the model's output when it has no ``nn.AdaptiveAvgPool2d``), in train mode,
 score = ``log E_n ||f(x) - f(x + 0.01 e)||_1 + sum over BatchNorm layers of log sqrt(mean_c sigma_c^2)``
-where sigma_c^2 + eps is the batch variance (plus the layer's eps) the BN layer normalises channel c by on
-input x (the paper's BN scaling factor; the public code reads ``running_var`` instead). Averaged over ``repeats`` draws.
+where sigma_c^2 is channel c's variance over the batch of input x (BN's own unbiased running_var with
+momentum 1, i.e. exactly that batch's) plus the layer's eps: the paper's BN scaling factor. (The public
+code reads ``running_var`` after the two forward passes at the default momentum.) Averaged over ``repeats`` draws.
 Higher is predicted better. Randomness from ``seed`` only; works on a copy.
 """
 
@@ -42,17 +43,11 @@ def zen(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = N
     net = working_copy(model)
     gen = generator(seed)
     pools = [m for m in net.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    norms = [m for m in net.modules() if isinstance(m, NORMS) and m.track_running_stats]
+    for m in norms:
+        m.momentum = 1.0  # running_var := the (unbiased) variance of the last batch, computed by BN itself
     feats: list[torch.Tensor] = []
-    bn_vars: list[torch.Tensor] = []
-    handles = []
-    if pools:
-        handles.append(pools[-1].register_forward_pre_hook(lambda _m, inp: feats.append(inp[0])))
-    def bn_pre(m: nn.Module, inp: tuple) -> None:
-        x = inp[0]
-        reduce = [d for d in range(x.dim()) if d != 1]
-        bn_vars.append(x.var(dim=reduce, unbiased=False).mean() + m.eps)
-
-    handles += [m.register_forward_pre_hook(bn_pre) for m in net.modules() if isinstance(m, NORMS)]
+    handle = pools[-1].register_forward_pre_hook(lambda _m, inp: feats.append(inp[0])) if pools else None
     scores = []
     try:
         with torch.no_grad():
@@ -61,16 +56,15 @@ def zen(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = N
                 x = torch.randn(inputs.shape, generator=gen, dtype=inputs.dtype)
                 e = torch.randn(inputs.shape, generator=gen, dtype=inputs.dtype)
                 feats.clear()
-                bn_vars.clear()
                 out = logits(net(x))
                 f1 = feats[-1] if pools else out
-                log_bn = sum(0.5 * math.log(float(v)) for v in bn_vars)
+                log_bn = sum(0.5 * math.log(float(m.running_var.mean()) + m.eps) for m in norms)
                 feats.clear()
                 out2 = logits(net(x + mixup_gamma * e))
                 f2 = feats[-1] if pools else out2
                 delta = float((f1 - f2).abs().reshape(len(x), -1).sum(1).mean())
                 scores.append((math.log(delta) if delta > 0 else -math.inf) + log_bn)
     finally:
-        for h in handles:
-            h.remove()
+        if handle is not None:
+            handle.remove()
     return float(sum(scores) / len(scores))

@@ -5,7 +5,7 @@ gradients of every conv/linear layer (train mode). Per layer, with mean |g| and 
 sub-batches for each weight (population std), and the weights whose std is 0 left out:
 score = sum over layers of ``log(sum_w mean|g_w| / std(g_w))`` (layers whose sum is 0 are skipped).
 Higher is predicted better. Gradients are zeroed between sub-batches, as the paper defines them (the
-public code accumulates them across batches). Works on a copy.
+public code accumulates them across batches). Runs on the caller's model and restores its BatchNorm statistics, modes and flags afterwards.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import check_targets, grads_of, logits, prunable_weights, working_copy
+from tenas.indicators.zoo._common import check_targets, grads_of, logits, prunable_weights, borrowed
 
 
 def zico_from_grads(per_layer: list[torch.Tensor]) -> float:
@@ -42,11 +42,11 @@ def zico(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, *
     targets = check_targets(targets, "zico")
     if not 2 <= splits <= len(inputs):
         raise ValueError(f"zico needs 2 <= splits <= batch size, got splits={splits} for a batch of {len(inputs)}")
-    net = working_copy(model)
-    weights = prunable_weights(net)
-    stacks: list[list[torch.Tensor]] = [[] for _ in weights]
-    for xb, yb in zip(inputs.chunk(splits), targets.chunk(splits)):
-        loss = F.cross_entropy(logits(net(xb)), yb)
-        for stack, g in zip(stacks, grads_of(loss, weights)):
-            stack.append(g.detach())
-    return zico_from_grads([torch.stack(s) for s in stacks])
+    with borrowed(model) as net:
+        weights = prunable_weights(net)
+        stacks: list[list[torch.Tensor]] = [[] for _ in weights]
+        for xb, yb in zip(inputs.chunk(splits), targets.chunk(splits)):
+            loss = F.cross_entropy(logits(net(xb)), yb)
+            for stack, g in zip(stacks, grads_of(loss, weights)):
+                stack.append(g.detach())
+        return zico_from_grads([torch.stack(s) for s in stacks])
