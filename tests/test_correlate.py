@@ -149,8 +149,11 @@ def test_cache_refuses_another_protocol(tmp_path):
     run_correlate(cfg(tmp_path, sample=2, proxies=["params"]))
     with pytest.raises(ValueError, match="not scored: synflow"):
         run_correlate(cfg(tmp_path, sample=2, proxies=["params"], ensembles=["e=params+synflow"]))
-    with pytest.raises(CacheMismatch, match="protocol"):
-        run_correlate(cfg(tmp_path, sample=2, proxies=["params"], protocol=Protocol(C=3, N=1, batch_size=8)))
+    run_correlate(cfg(tmp_path, sample=2, proxies=["params", "snip"]))
+    other = Protocol(C=3, N=1, batch_size=8, ntk_C=2, ntk_N=1, ntk_batch=4)
+    run_correlate(cfg(tmp_path, sample=2, proxies=["params"], protocol=other))  # params does not depend on C
+    with pytest.raises(CacheMismatch, match="protocol:snip"):
+        run_correlate(cfg(tmp_path, sample=2, proxies=["params", "snip"], protocol=other))
 
 
 def test_two_workers_give_the_values_of_one(tmp_path):

@@ -4,8 +4,8 @@ A row holds the raw value (NULL when the measurement failed), the error (NULL wh
 ``"inf"``, ``"-inf"`` or the exception), and the seconds the proxy took (wall clock, and CPU time of
 the worker process, which does not grow when other jobs share the cores). Rows are committed one cell at a
 time, so an interrupted run loses at most the cells in flight, and a re-run computes only the rows that
-are missing. The protocol (network and batch sizes) and the data source are recorded in ``meta``: a cache
-refuses rows made under another protocol or from other data, rather than mixing them silently.
+are missing. The protocol (network and batch sizes, per proxy) and the data source are recorded in
+``meta``: a cache refuses rows made under another protocol or from other data, rather than mixing them.
 """
 
 from __future__ import annotations

@@ -51,11 +51,11 @@ def _generator(seed: int) -> torch.Generator:
 class Protocol:
     """Network sizes and batch sizes of the scoring protocol (see the module docstring)."""
 
-    C: int = 16
-    N: int = 5
+    C: int = 8
+    N: int = 1
     batch_size: int = 64
-    ntk_C: int = 16
-    ntk_N: int = 5
+    ntk_C: int = 8
+    ntk_N: int = 1
     ntk_batch: int = 32
     region_samples: int = 3000
     augment: bool = False
@@ -65,6 +65,18 @@ class Protocol:
 
     def fingerprint(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    def relevant(self, proxy: str) -> dict[str, Any]:
+        """The fields a proxy's values depend on (a cache checks these, so changing, say, the NTK batch
+        conflicts only with cached ``ntk`` rows)."""
+        if proxy in ("params", "flops"):
+            return {}
+        if proxy == "regions":
+            return {"region_samples": self.region_samples}
+        if proxy == "ntk":
+            return {"ntk_C": self.ntk_C, "ntk_N": self.ntk_N, "ntk_batch": self.ntk_batch,
+                    "batch_size": self.batch_size, "augment": self.augment}
+        return {"C": self.C, "N": self.N, "batch_size": self.batch_size, "augment": self.augment}
 
     def describe(self) -> str:
         return (f"proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "

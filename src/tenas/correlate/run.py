@@ -9,6 +9,7 @@ worker processes (``spawn``, one torch thread each); every random choice comes f
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing as mp
 import os
 import signal
@@ -198,7 +199,8 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     t0 = time.time()
     load0 = os.getloadavg()
     with ScoreCache(out / CACHE_FILE) as cache:
-        cache.check_meta("protocol", cfg.protocol.fingerprint())
+        for p in proxies:
+            cache.check_meta(f"protocol:{p}", json.dumps(cfg.protocol.relevant(p), sort_keys=True))
         cache.check_meta(f"data:{cfg.dataset}", dumps(inputs.source))
         n_scored = compute_missing(cache, cfg, cells, proxies, inputs, on_result=on_result)
         computed_rows = cache.written
