@@ -164,22 +164,19 @@ class RayPool:
             pending[remote.remote(fn, self.threads_per_worker, item[1])] = item[0]
             return True
 
-        try:
-            while len(pending) < window and submit():
-                pass
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                for ref in done:
-                    i = pending.pop(ref)
-                    result = ray.get(ref)
-                    submit()
-                    yield i, result
-        finally:  # the consumer stopped early or a task failed: don't leave work running
-            for ref in pending:
-                try:
-                    ray.cancel(ref, force=True)
-                except Exception:  # pragma: no cover - already finished or gone
-                    pass
+        # Stopping early (the consumer stops, a task fails) leaves at most ``window`` tasks to finish on
+        # their own, as LocalPool lets its running tasks finish: no more are submitted. Not cancelled:
+        # Ray interrupts a running task with KeyboardInterrupt, which can leave a half-imported torch
+        # in that worker and break every later task there.
+        while len(pending) < window and submit():
+            pass
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                i = pending.pop(ref)
+                result = ray.get(ref)
+                submit()
+                yield i, result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""The Ray backend: same numbers as the local one, a task whose worker dies is retried, correlate resumes.
+
+One local Ray instance (2 CPUs, started by :class:`RayPool` as ``tenas ... --backend ray`` does) serves
+the whole module; every other pool and CLI call here finds it running and uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tenas.cli import main  # noqa: E402
+from tenas.parallel.ray import RayPool, correlate_on  # noqa: E402
+from tenas.report.results import read_json  # noqa: E402
+
+SMALL = ["--repeats", "1", "--batch-size", "8", "--region-samples", "300", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    assert not ray.is_initialized()
+    with RayPool(workers=2) as p:  # ray.init(num_cpus=2, include_dashboard=False, loopback only, temp dir)
+        assert p._owns and ray.cluster_resources()["CPU"] == 2
+        yield p
+    assert not ray.is_initialized()
+
+
+def test_a_task_whose_worker_dies_is_retried(pool, tmp_path):
+    marker = str(tmp_path / "died")
+
+    def die_once(x):  # defined here so that Ray ships it by value
+        import os
+
+        import torch
+
+        if x == 2 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies, as if killed
+        return x * x, torch.get_num_threads()
+
+    got = dict(pool.run(die_once, range(5)))
+    assert os.path.exists(marker)  # it did die once
+    assert got == {i: (i * i, 1) for i in range(5)}  # and every result arrived, each task on 1 torch thread
+
+
+def test_a_failing_task_raises_its_error(pool):
+    def bad(x):
+        raise ValueError(f"bad task {x}")
+
+    with pytest.raises(ValueError, match="bad task 0"):
+        list(pool.run(bad, [0]))
+    assert list(pool.run(abs, [])) == []
+
+
+def _rows(out):
+    with sqlite3.connect(str(out / "scores.sqlite")) as db:
+        return sorted(db.execute("SELECT cell, proxy, seed, dataset, raw, error FROM scores").fetchall())
+
+
+def test_correlate_on_ray_equals_local_and_resumes_after_the_driver_dies(pool, tmp_path):
+    from tenas.correlate.protocol import Protocol
+    from tenas.correlate.run import CorrelateConfig, run_correlate
+
+    small = Protocol(C=4, N=1, batch_size=8, ntk_batch=8)  # quick networks; same protocol as `argv` below
+
+    def cfg(out, workers):
+        return CorrelateConfig(sample=5, seed=3, proxies="params,naswot", out=tmp_path / out, workers=workers,
+                               protocol=small, plots=False, progress=False)
+
+    reference = run_correlate(cfg("local", 1))  # in this process, 1 torch thread
+
+    class DriverDied(Exception):
+        pass
+
+    arrived = []
+
+    def die_after_two(cell, rows):
+        arrived.append(cell)
+        if len(arrived) == 2:
+            raise DriverDied
+
+    with correlate_on(pool), pytest.raises(DriverDied):
+        run_correlate(cfg("ray", 2), on_result=die_after_two)
+    assert len({c for c, *_ in _rows(tmp_path / "ray")}) == 2  # what arrived was committed
+
+    # resume through the CLI on the running Ray instance: only the missing 3 cells are scored
+    argv = ["correlate", "--backend", "ray", "--sample", "5", "--seed", "3", "--proxies", "params,naswot",
+            "--C", "4", "--N", "1", "--batch-size", "8", "--ntk-batch", "8",
+            "--out", str(tmp_path / "ray"), "--no-plots", "--quiet"]
+    assert main(argv) == 0
+    assert read_json(tmp_path / "ray" / "correlations.json")["cells_scored_now"] == 3
+    assert _rows(tmp_path / "ray") == _rows(tmp_path / "local")  # bitwise the same scores
+    taus = [(r["name"], repr(r.get("kendall_tau")), repr(r.get("spearman_rho")))
+            for r in read_json(tmp_path / "ray" / "correlations.json")["rows"]]
+    assert taus == [(r["name"], repr(r.get("kendall_tau")), repr(r.get("spearman_rho"))) for r in reference["rows"]]
+
+
+def test_search_on_ray_equals_local(pool, tmp_path):
+    for module in ("ntk", "regions", "init", "crops"):
+        pytest.importorskip(f"tenas.indicators.{module}")
+    assert main(["search", "--seed", "7", "--out", str(tmp_path / "local"), "--workers", "1", *SMALL]) == 0
+    assert main(["search", "--seed", "7", "--out", str(tmp_path / "ray"), "--backend", "ray", *SMALL]) == 0
+    local, on_ray = read_json(tmp_path / "local" / "result.json"), read_json(tmp_path / "ray" / "result.json")
+    assert on_ray["config"]["backend"] == "ray" and on_ray["config"]["workers"] == 2
+    assert on_ray["arch"] == local["arch"]
+    assert on_ray["rounds"] == local["rounds"]  # every kappa and R of every candidate, bitwise
+    assert on_ray["final"] == local["final"]
