@@ -80,7 +80,7 @@ def test_sample_cells_prefix_and_determinism():
 # end to end
 # --------------------------------------------------------------------------------------------------
 def test_correlate_end_to_end_twice_computes_nothing_new(tmp_path):
-    c = cfg(tmp_path, plots=True, ensembles=["ens=logrank:synflow+naswot+params"])
+    c = cfg(tmp_path, plots=True, ensembles=["ens=logrank:synflow+naswot+params"], select_ensemble=True)
     first = run_correlate(c)
     assert first["cells_scored_now"] == 10 and first["rows_computed_now"] == 10 * len(PROXIES)
     out = tmp_path / "out"
@@ -90,6 +90,8 @@ def test_correlate_end_to_end_twice_computes_nothing_new(tmp_path):
     data = json.load(open(out / "correlations.json"))
     assert data["sample"] == 10 and len(data["cells"]) == 10
     assert (out / "scatter_synflow.png").stat().st_size > 1000
+    assert set(first["selection"]["paths"]) == {"logrank", "rank"}
+    assert first["selection"]["paths"]["rank"][0]["members"][0] in PROXIES
     params = next(r for r in first["rows"] if r["name"] == "params")
     assert params["n"] == 10 and -1 <= params["kendall_tau"] <= 1
     second = run_correlate(c)

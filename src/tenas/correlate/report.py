@@ -46,8 +46,9 @@ def format_table(result: Mapping[str, Any]) -> str:
         lines.append("failures (left out of that proxy's statistics): " + " | ".join(fails))
     if "selection" in result:
         lines.append("ensemble selection on THIS sample (in-sample, optimistic: evaluate on another seed):")
-        for step in result["selection"]["path"]:
-            lines.append(f"  tau {step['kendall_tau']:.3f}  logrank:{'+'.join(step['members'])}")
+        for how, path in result["selection"]["paths"].items():
+            for step in path:
+                lines.append(f"  tau {step['kendall_tau']:.3f}  {how}:{'+'.join(step['members'])}")
     return "\n".join(lines)
 
 

@@ -245,9 +245,8 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         "cells": cells,
     }
     if cfg.select_ensemble:
-        cands = [p for p in proxies]
-        path = stats.select_ensemble(oriented, acc, cands)
-        result["selection"] = {"how": "logrank", "in_sample": True,
-                               "path": [{"members": m, "kendall_tau": t} for m, t in path]}
+        result["selection"] = {"in_sample": True, "paths": {
+            how: [{"members": m, "kendall_tau": t} for m, t in stats.select_ensemble(oriented, acc, proxies, how)]
+            for how in ("logrank", "rank")}}
     report.write_outputs(result, out, oriented, combos, acc, plots=cfg.plots)
     return result
