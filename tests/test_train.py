@@ -105,7 +105,7 @@ def test_resume_after_kill_repeats_the_epoch_exactly(cifar, tmp_path):
     timing = ("seconds", "images_per_s")
     assert {k: v for k, v in history_resumed[0].items() if k not in timing} == \
            {k: v for k, v in history_full[0].items() if k not in timing}
-    for key in ("lr", "drop_path", "train_loss", "train_acc", "test_loss", "test_acc"):
+    for key in ("lr", "drop_path", "train_loss", "train_objective", "train_acc", "test_loss", "test_acc"):
         assert history_resumed[1][key] == history_full[1][key], key  # bitwise on CPU
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -5,7 +5,10 @@ What a run writes into its folder (every file replaced atomically, so a kill nev
 - ``checkpoint.pt`` after every epoch: model, optimizer, lr scheduler, AMP grad scaler, RNG states, the
   per-epoch history and the run's identity (architecture, data, protocol). It holds tensors and plain
   data only and is read with ``torch.load(weights_only=True)``.
-- ``log.csv``: one row per finished epoch (:data:`COLUMNS`).
+- ``log.csv``: one row per finished epoch (:data:`COLUMNS`): ``train_loss`` is the main head's plain
+  cross-entropy (comparable with ``test_loss``), ``train_objective`` what is minimised (with the
+  auxiliary head's weighted loss and label smoothing); both averaged over the epoch's batches as trained
+  (augmentation, drop-path, weights changing). Accuracies in %.
 - ``curves.png``: loss and accuracy curves drawn from that data (matplotlib, Agg canvas).
 
 Resuming: a run started on a folder with a checkpoint continues after its last finished epoch (an epoch
@@ -41,7 +44,7 @@ LOG = "log.csv"
 CURVES = "curves.png"
 FORMAT = 1
 COLUMNS = (
-    "epoch", "lr", "drop_path", "train_loss", "train_acc", "test_loss", "test_acc", "test_top5",
+    "epoch", "lr", "drop_path", "train_loss", "train_objective", "train_acc", "test_loss", "test_acc", "test_top5",
     "seconds", "images_per_s",
 )
 
@@ -139,7 +142,9 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in history]
     for key, label, ax in (
-        ("train_loss", "train (objective)", ax_loss), ("test_loss", "test", ax_loss),
+        ("train_objective", "train objective", ax_loss),
+        ("train_loss", "train", ax_loss),
+        ("test_loss", "test", ax_loss),
         ("train_acc", "train", ax_acc), ("test_acc", "test", ax_acc),
     ):
         values = [r.get(key, math.nan) for r in history]
@@ -152,7 +157,9 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str = "") -> N
         if ax.lines:
             ax.legend()
     if title:
-        fig.suptitle(title, fontsize=8)
+        import textwrap
+
+        fig.suptitle("\n".join(textwrap.wrap(title, 170)[:3]), fontsize=6)
     fig.tight_layout()
     _atomic(path, lambda f: fig.savefig(f, format="png"))
 
@@ -323,6 +330,7 @@ class Trainer:
             self.model.drop_path_prob = p.drop_path * epoch / p.epochs
         self.model.train()
         loss_sum = torch.zeros((), device=self.device)
+        ce_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         seen = 0
         bar = None
@@ -337,18 +345,20 @@ class Trainer:
                 loss, logits = self.train_step(x, y)
                 n = len(y)
                 seen += n
+                y = y.to(self.device)
                 loss_sum += loss.float() * n
-                correct += (logits.argmax(1) == y.to(self.device)).sum()
+                ce_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
+                correct += (logits.argmax(1) == y).sum()
                 if bar is not None:
                     bar.update(1)
                     if step % 10 == 0 or step + 1 == self.steps_per_epoch:
-                        bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}", acc=f"{100.0 * float(correct) / seen:.1f}")
+                        bar.set_postfix(loss=f"{float(ce_sum) / seen:.3f}", acc=f"{100.0 * float(correct) / seen:.1f}")
                 if on_step is not None:
                     on_step(epoch, step)
         finally:
             if bar is not None:
                 bar.close()
-        return {"loss": float(loss_sum) / seen, "acc": 100.0 * float(correct) / seen}
+        return {"loss": float(ce_sum) / seen, "objective": float(loss_sum) / seen, "acc": 100.0 * float(correct) / seen}
 
     # -- the loop ---------------------------------------------------------------------------------
     def fit(
@@ -379,6 +389,7 @@ class Trainer:
                 "lr": lr,
                 "drop_path": float(getattr(self.model, "drop_path_prob", 0.0)),
                 "train_loss": train["loss"],
+                "train_objective": train["objective"],
                 "train_acc": train["acc"],
                 "test_loss": test.get("loss", math.nan),
                 "test_acc": test.get("acc", math.nan),
