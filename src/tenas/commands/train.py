@@ -124,9 +124,9 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 (out / name).unlink()
 
-    train, test = _load_data(args)
     torch.manual_seed(args.seed)  # the initial weights
     model = build_model(args.space, arch, args.dataset, protocol, channels=args.channels, cells=args.cells)
+    train, test = _load_data(args)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     identity = {

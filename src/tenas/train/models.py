@@ -68,6 +68,9 @@ def build_model(
         from tenas.spaces import darts
 
         aux = protocol.auxiliary_weight > 0
+        if dataset == "ImageNet16-120":
+            raise ValueError("the DARTS evaluation networks are defined for CIFAR (32x32) and ImageNet (224x224); "
+                             "ImageNet16-120 (16x16) is an NB201 data set: use --space nb201")
         if dataset == "imagenet":
             return darts.build_imagenet_network(arch, C=C, layers=n, num_classes=num_classes, auxiliary=aux)
         if n < 2 and aux:  # the head expects the 8x8 map after the second reduction cell
