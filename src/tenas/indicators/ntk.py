@@ -1,0 +1,239 @@
+"""TE-NAS' trainability indicator kappa_N: the condition number of the empirical neural tangent kernel.
+
+Definition (TE-NAS ``lib/procedures/ntk.py``, for any ``nn.Module``):
+
+* the whole batch is forwarded once with the model in **train mode**: BatchNorm normalises with the batch
+  statistics and gradients flow through them, so every sample's output depends on every other sample;
+* the output of sample ``i`` is the **sum of its logits** (``kernel="sum"``);
+* ``J[i] = d(output i) / d theta`` over every parameter whose name contains ``"weight"`` and that requires
+  grad (parameters the output does not depend on contribute nothing);
+* ``NTK = J J^T`` (N x N, accumulated in float64) and ``kappa = lambda_max / lambda_min`` from a float64
+  symmetric eigensolver.
+
+``kernel="full"`` gives the multi-output empirical NTK instead: one row of ``J`` per (sample, logit) pair,
+sample-major, an ``N*C x N*C`` matrix.
+
+Conventions: :func:`condition_number` returns ``inf`` whenever ``lambda_min <= 0`` or anything is not
+finite (a rank-deficient or broken kernel) and never raises from the eigensolver; a batch of one gives the
+1 x 1 kernel and ``kappa = 1.0``. The model is left as it was: modes are restored, no ``.grad`` is created
+(gradients come from ``torch.autograd.grad``), and buffers (BatchNorm running statistics, batch counters) are
+replaced by copies for the measurement (``torch.func.functional_call``), so they are not changed.
+
+How the rows of ``J`` are computed (``method``): the samples are coupled through BatchNorm, so ``J`` needs one
+vector-Jacobian product of the *whole-batch* graph per row -- per-sample ``vmap`` would compute a different
+kernel. ``"loop"`` does one ``autograd.grad`` per row on the retained graph (TE-NAS' procedure);
+``"batched"`` does chunks of rows at once with ``is_grads_batched=True``. ``"auto"`` picks ``"loop"``,
+measured fastest on CPU (see ``benchmarks/bench_ntk.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+__all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "METHODS", "KERNELS"]
+
+METHODS = ("auto", "loop", "batched")
+KERNELS = ("sum", "full")
+#: Rows per ``is_grads_batched`` call of ``method="batched"``.
+BATCHED_CHUNK = 8
+#: Columns of J converted to float64 at a time when forming J J^T.
+_COLUMN_BLOCK = 1 << 20
+
+
+# --------------------------------------------------------------------------------------------------
+# the forward pass under measurement (shared with regions.py)
+# --------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def measuring(model: nn.Module, train: bool = True) -> Iterator[dict[str, torch.Tensor]]:
+    """Put ``model`` in train (or eval) mode and yield copies of its buffers for :func:`forward`.
+
+    On exit every module's ``training`` flag is restored. The buffers themselves are never touched: forwards
+    run through ``functional_call`` with the yielded copies, which absorb BatchNorm's running-statistics
+    updates.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    modes = [(m, m.training) for m in model.modules()]
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    model.train(train)
+    try:
+        yield buffers
+    finally:
+        for m, flag in modes:
+            m.training = flag
+
+
+def expected_input(model: nn.Module) -> str | None:
+    """A description of the input the model's first conv/linear layer (registration order) expects."""
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            dims = ("L", "H, W", "D, H, W")[len(m.kernel_size) - 1]
+            return f"(N, {m.in_channels}, {dims}) for its first layer {name or 'model'} ({type(m).__name__})"
+        if isinstance(m, nn.Linear):
+            return f"(N, ..., {m.in_features}) for its first layer {name or 'model'} (Linear)"
+    return None
+
+
+def check_inputs(inputs: object) -> torch.Tensor:
+    if not isinstance(inputs, torch.Tensor):
+        raise TypeError(f"inputs must be a torch.Tensor batch (N, ...), got {type(inputs).__name__}")
+    if inputs.ndim == 0:
+        raise ValueError("inputs must be a batch with a leading batch dimension (N, ...), got a scalar")
+    if inputs.shape[0] == 0:
+        raise ValueError(f"inputs is an empty batch (shape {tuple(inputs.shape)}); need at least one sample")
+    return inputs
+
+
+def forward(model: nn.Module, buffers: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+    """``model(inputs)`` with ``buffers`` in place of its own; the logits (last tensor of a tuple output).
+
+    Errors of the forward pass become ``ValueError`` naming the input shape and, if it can be told, the
+    shape the model expects. The output must keep the batch dimension.
+    """
+    n = inputs.shape[0]
+    try:
+        out = torch.func.functional_call(model, buffers, (inputs,), strict=False)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        text = str(err)
+        if "more than 1 value per channel" in text:
+            raise ValueError(
+                f"the model has a train-mode normalisation layer that cannot take a batch of {n} "
+                f"(inputs of shape {tuple(inputs.shape)}): BatchNorm in train mode needs more than one value "
+                f"per channel -- use a batch of at least 2 samples. ({text})"
+            ) from err
+        hint = expected_input(model)
+        expect = f"; the model expects {hint}" if hint else ""
+        raise ValueError(
+            f"the model's forward pass failed on inputs of shape {tuple(inputs.shape)}{expect}: "
+            f"{type(err).__name__}: {text}"
+        ) from err
+    if isinstance(out, (tuple, list)) and out and isinstance(out[-1], torch.Tensor):
+        out = out[-1]  # NAS-Bench-201's own networks return (features, logits)
+    if not isinstance(out, torch.Tensor):
+        raise ValueError(f"the model's output must be a tensor (or a tuple ending in one), got {type(out).__name__}")
+    if out.ndim == 0 or out.shape[0] != n:
+        raise ValueError(
+            f"the model's output has shape {tuple(out.shape)}, which does not keep the batch dimension of the "
+            f"inputs ({n}); the inputs should be a batch (N, ...)"
+            + (f" -- the model expects {expected_input(model)}" if expected_input(model) else "")
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the kernel
+# --------------------------------------------------------------------------------------------------
+def ntk_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The parameters TE-NAS differentiates: name contains ``"weight"`` and ``requires_grad``."""
+    return [(name, p) for name, p in model.named_parameters() if "weight" in name and p.requires_grad]
+
+
+def _jacobian_rows(outputs: torch.Tensor, weights: list[torch.Tensor], method: str) -> torch.Tensor:
+    """J: one row per element of ``outputs`` (1-D), columns over the used weights, in their dtype."""
+    m = outputs.shape[0]
+    # which weights the outputs depend on (autograd gives None for the others; they add nothing to J J^T)
+    probe = torch.autograd.grad(outputs[0], weights, retain_graph=True, allow_unused=True)
+    used = [i for i, g in enumerate(probe) if g is not None]
+    if not used:
+        raise ValueError("the model's output does not depend on any of its weight parameters")
+    ws = [weights[i] for i in used]
+    sizes = [w.numel() for w in ws]
+    dtype = functools.reduce(torch.promote_types, (w.dtype for w in ws))
+    jac = torch.empty((m, sum(sizes)), dtype=dtype, device=outputs.device)
+    torch.cat([probe[i].reshape(-1) for i in used], out=jac[0])
+    if m == 1:
+        return jac
+    if method == "batched":
+        eye = torch.eye(m, dtype=outputs.dtype, device=outputs.device)
+        for start in range(1, m, BATCHED_CHUNK):
+            stop = min(m, start + BATCHED_CHUNK)
+            gs = torch.autograd.grad(outputs, ws, grad_outputs=eye[start:stop], retain_graph=True,
+                                     is_grads_batched=True, allow_unused=True)
+            torch.cat([(torch.zeros((stop - start, s), dtype=dtype, device=jac.device) if g is None
+                        else g.reshape(stop - start, -1)) for g, s in zip(gs, sizes)], dim=1, out=jac[start:stop])
+    else:
+        for i in range(1, m):
+            gs = torch.autograd.grad(outputs[i], ws, retain_graph=True, allow_unused=True)
+            torch.cat([(torch.zeros(s, dtype=dtype, device=jac.device) if g is None else g.reshape(-1))
+                       for g, s in zip(gs, sizes)], out=jac[i])
+    return jac
+
+
+def _gram64(jac: torch.Tensor) -> torch.Tensor:
+    """J J^T in float64, converting at most ``_COLUMN_BLOCK`` columns at a time."""
+    m, p = jac.shape
+    gram = torch.zeros((m, m), dtype=torch.float64, device=jac.device)
+    for start in range(0, p, _COLUMN_BLOCK):
+        block = jac[:, start:start + _COLUMN_BLOCK].to(torch.float64)
+        gram.addmm_(block, block.T)
+    return (gram + gram.T) * 0.5
+
+
+def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto") -> torch.Tensor:
+    """The empirical NTK ``J J^T`` (float64, on the inputs' device) with TE-NAS semantics (see module doc).
+
+    ``kernel="sum"``: N x N, the output of a sample is the sum of its logits. ``kernel="full"``: N*C x N*C,
+    one row per (sample, logit), sample-major.
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    inputs = check_inputs(inputs)
+    weights = ntk_weights(model)
+    if not weights:
+        raise ValueError(
+            "the model has no parameter whose name contains 'weight' and that requires grad; "
+            "the NTK of TE-NAS is taken with respect to those"
+        )
+    from tenas._alloc import tune_allocator
+
+    tune_allocator()
+    method = "loop" if method == "auto" else method
+    with measuring(model, train=True) as buffers, torch.enable_grad():
+        out = forward(model, buffers, inputs)
+        if not out.requires_grad:
+            raise ValueError("the model's output does not depend on any of its weight parameters")
+        n = out.shape[0]
+        rows = out.reshape(n, -1).sum(1) if kernel == "sum" else out.reshape(-1)
+        jac = _jacobian_rows(rows, [p for _, p in weights], method)
+        del out, rows
+    return _gram64(jac)
+
+
+def condition_number(kernel: torch.Tensor) -> float:
+    """``lambda_max / lambda_min`` of a symmetric kernel from a float64 eigensolver.
+
+    Returns ``inf`` when ``lambda_min <= 0``, when the kernel or the result is not finite, or when the
+    eigensolver fails -- never NaN, never an exception for a square matrix. A 1 x 1 kernel ``[[k]]`` with
+    ``k > 0`` gives 1.0.
+    """
+    k = torch.as_tensor(kernel).detach().to(device="cpu", dtype=torch.float64)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
+        raise ValueError(f"a kernel must be a non-empty square matrix, got shape {tuple(k.shape)}")
+    if not bool(torch.isfinite(k).all()):
+        return math.inf
+    try:
+        eig = torch.linalg.eigvalsh((k + k.T) * 0.5)
+    except RuntimeError:  # torch.linalg.LinAlgError: no convergence
+        return math.inf
+    lo, hi = float(eig[0]), float(eig[-1])
+    if not (lo > 0.0) or not math.isfinite(hi):
+        return math.inf
+    value = hi / lo
+    return value if math.isfinite(value) else math.inf
+
+
+def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto") -> float:
+    """TE-NAS' kappa_N of ``model`` on the batch ``inputs``: :func:`condition_number` of :func:`ntk_matrix`.
+
+    Lower means better conditioned (predicted more trainable). ``inf`` for a singular kernel (e.g. more
+    samples than the weights can separate, or a dead network). A batch of one gives 1.0.
+    """
+    return condition_number(ntk_matrix(model, inputs, kernel=kernel, method=method))
