@@ -283,3 +283,24 @@ def test_seeded_proxies_depend_on_the_seed(name):
 def test_loss_proxies_need_targets():
     with pytest.raises(ValueError, match="targets"):
         get_proxy("snip")(small_cnn(), batch()[0], None)
+
+
+@pytest.mark.skipif(not HAVE_TENAS_INDICATORS, reason="tenas.indicators not there yet")
+def test_ntk_and_regions_wrap_the_te_nas_indicators_with_te_nas_inits():
+    from tenas.indicators.init import kaiming_init_
+    from tenas.indicators.ntk import ntk_condition_number
+    from tenas.indicators.regions import count_linear_regions
+    from tenas.indicators.zoo._common import generator
+    from tenas.spaces.nb201 import TinyNetwork, to_cell
+
+    net = tiny_nb201()
+    x, _ = batch(6, (3, 8, 8), classes=10)
+    ref = kaiming_init_(copy.deepcopy(net), mode="fan_out", generator=generator(5))
+    kappa = ntk_condition_number(ref, x)
+    score = get_proxy("ntk")(net, x, seed=5)
+    assert score.raw == pytest.approx(kappa, rel=1e-9) and score.oriented == -score.raw
+    assert get_proxy("ntk")(net, x, init=None).raw == pytest.approx(ntk_condition_number(net, x), rel=1e-9)
+    thin = TinyNetwork([[op] for op in to_cell(5000)], C=1, N=1, use_stem=False, depth=1)
+    crops = torch.randn(200, 1, 3, 3, generator=torch.Generator().manual_seed(0))
+    ref = kaiming_init_(copy.deepcopy(thin), mode="fan_in", generator=generator(5))
+    assert get_proxy("regions")(thin, crops, seed=5).raw == count_linear_regions(ref, crops)
