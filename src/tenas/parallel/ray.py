@@ -90,9 +90,24 @@ def _prepare_worker(threads: int) -> None:
     _PREPARED = True
 
 
+def _writable(task: Any) -> Any:
+    """Ray hands numpy arrays over read-only (zero-copy from its object store); a LocalPool task's are
+    private copies. Copy those at the top level of a dict/list/tuple task so that fn sees the same."""
+    import numpy as np
+
+    def own(v: Any) -> Any:
+        return v.copy() if isinstance(v, np.ndarray) and not v.flags.writeable else v
+
+    if isinstance(task, dict):
+        return {k: own(v) for k, v in task.items()}
+    if type(task) in (list, tuple):
+        return type(task)(own(v) for v in task)
+    return own(task)
+
+
 def _call(fn: Callable[[Any], Any], threads: int, task: Any) -> Any:
     _prepare_worker(threads)
-    return fn(task)
+    return fn(_writable(task))
 
 
 # --------------------------------------------------------------------------------------------------
