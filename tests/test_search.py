@@ -30,10 +30,21 @@ def embedded():
     return load_dataset("cifar10")
 
 
-def test_search_cli_end_to_end(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["search", "--seed", "3", "--out", str(out), "--workers", "1", *SMALL]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """One small search through the CLI (seed 3, one worker), shared by several tests."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("search") / "run"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["search", "--seed", "3", "--out", str(out), "--workers", "1", *SMALL]) == 0
+    return out, printed.getvalue()
+
+
+def test_search_cli_end_to_end(cli_run):
+    out, printed = cli_run
     result = read_json(out / "result.json")
     cell = parse_arch(result["arch"])  # a valid NB201 cell
     assert "none" not in cell  # the search never revives `none`
@@ -95,20 +106,27 @@ def test_batch_larger_than_data_and_wrong_data_path(tmp_path, capsys):
     assert str(tmp_path / "missing") in capsys.readouterr().err
 
 
-def test_same_seed_same_result_and_parallel_equals_serial(embedded):
-    space = get_space("nb201")
-    with LocalPool(workers=1) as pool:
-        a = run_search(space, embedded, _config(seed=7), pool)
-        b = run_search(space, embedded, _config(seed=7), pool)
+def test_same_seed_same_result_with_two_workers(cli_run, embedded):
+    """The API with 2 worker processes reproduces the CLI's 1-worker run number for number."""
+    out, _ = cli_run
+    serial = read_json(out / "result.json")
     with LocalPool(workers=2) as pool:
-        c = run_search(space, embedded, _config(seed=7), pool)
-    assert a.alive == b.alive == c.alive
-    for ra, rc in zip(a.rounds, c.rounds):
-        assert [x["kappa"] for x in ra["candidates"]] == [x["kappa"] for x in rc["candidates"]]
-        assert [x["regions"] for x in ra["candidates"]] == [x["regions"] for x in rc["candidates"]]
+        parallel = run_search(get_space("nb201"), embedded, _config(seed=3), pool)
+    assert parallel.alive == serial_alive(serial)
+    for rs, rp in zip(serial["rounds"], parallel.rounds):
+        assert [x["kappa"] for x in rs["candidates"]] == [x["kappa"] for x in rp["candidates"]]
+        assert [x["regions"] for x in rs["candidates"]] == [x["regions"] for x in rp["candidates"]]
+        assert rs["pruned"] == rp["pruned"]
 
 
-def test_killed_run_resumes_to_the_same_result(tmp_path, embedded):
+def serial_alive(result: dict) -> list:
+    alive = np.array(result["rounds"][-1]["alive_before"])
+    for p in result["rounds"][-1]["pruned"]:
+        alive[0, p["edge"], OP_NAMES.index(p["op"])] = 0
+    return alive.tolist()
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path, embedded, cli_run):
     space = get_space("nb201")
     state_file = tmp_path / "state.json"
 
@@ -121,19 +139,21 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, embedded):
             raise Killed
 
     with LocalPool(workers=1) as pool:
-        full = run_search(space, embedded, _config(seed=11), pool)
         with pytest.raises(Killed):
-            run_search(space, embedded, _config(seed=11), pool, on_round=save_then_die)
+            run_search(space, embedded, _config(seed=3), pool, on_round=save_then_die)
         saved = SearchState(**read_json(state_file))
         assert len(saved.rounds) == 1
-        resumed = run_search(space, embedded, _config(seed=11), pool, state=saved)
-    assert resumed.alive == full.alive
-    assert json.dumps(resumed.rounds) == json.dumps(full.rounds)
+        resumed = run_search(space, embedded, _config(seed=3), pool, state=saved)
+    full = read_json(cli_run[0] / "result.json")
+    assert resumed.alive == serial_alive(full)
+    assert json.dumps(resumed.rounds) == json.dumps(full["rounds"])
 
 
-def test_cli_resumes_from_state(tmp_path, capsys):
+def test_cli_resumes_from_state(tmp_path, capsys, cli_run):
+    import shutil
+
     out = tmp_path / "run"
-    assert main(["search", "--seed", "5", "--out", str(out), "--workers", "1", *SMALL]) == 0
+    shutil.copytree(cli_run[0], out)
     finished = read_json(out / "result.json")
     state = read_json(out / "state.json")
     # pretend the run was killed after round 2: drop the result and the last round
@@ -144,12 +164,12 @@ def test_cli_resumes_from_state(tmp_path, capsys):
         state["alive"][0, p["edge"], OP_NAMES.index(p["op"])] = 0
     state["alive"] = state["alive"].tolist()
     atomic_write_json(out / "state.json", state)
-    assert main(["search", "--seed", "5", "--out", str(out), "--workers", "1", *SMALL]) == 0
+    assert main(["search", "--seed", "3", "--out", str(out), "--workers", "1", *SMALL]) == 0
     assert "resuming" in capsys.readouterr().err
     again = read_json(out / "result.json")
     assert again["arch"] == finished["arch"]
     assert again["rounds"][2]["candidates"] == finished["rounds"][2]["candidates"]
     # other settings with the same --out are refused
     (out / "result.json").unlink()
-    assert main(["search", "--seed", "6", "--out", str(out), *SMALL]) == 2
+    assert main(["search", "--seed", "4", "--out", str(out), *SMALL]) == 2
     assert "other settings" in capsys.readouterr().err

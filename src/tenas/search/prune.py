@@ -13,6 +13,7 @@ last finished round with the same result.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -56,6 +57,16 @@ def _generator(seed: int) -> torch.Generator:
     return g
 
 
+@functools.lru_cache(maxsize=2)
+def _networks(space_name: str, options: tuple, num_classes: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The NTK and region supernets of a space, built once per process (every task re-draws all weights)."""
+    from tenas.spaces import get_space
+
+    space = get_space(space_name, **dict(options))
+    alive = space.initial_alive()
+    return space.ntk_network(alive, num_classes), space.region_network(alive)
+
+
 # --------------------------------------------------------------------------------------------------
 # one task: score a list of alive masks with shared weights and inputs (runs in a worker)
 # --------------------------------------------------------------------------------------------------
@@ -68,13 +79,10 @@ def score_masks(task: dict) -> dict:
     from tenas.indicators.init import kaiming_init_
     from tenas.indicators.ntk import ntk_condition_number
     from tenas.indicators.regions import count_linear_regions
-    from tenas.spaces import get_space
 
     device = torch.device(task.get("device", "cpu"))
-    space = get_space(task["space"], **task.get("space_options", {}))
-    first = np.asarray(task["masks"][0], dtype=bool)
-    ntk_net = space.ntk_network(first, task["num_classes"])
-    region_net = space.region_network(first)
+    options = tuple(sorted(task.get("space_options", {}).items()))
+    ntk_net, region_net = _networks(task["space"], options, task["num_classes"])
     kaiming_init_(ntk_net, mode="fan_out", generator=_generator(task["ntk_init_seed"]))
     kaiming_init_(region_net, mode="fan_in", generator=_generator(task["region_init_seed"]))
     ntk_net.to(device)
