@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -176,3 +178,30 @@ def test_bad_masks_rejected():
     with pytest.raises(ValueError, match="has no candidate op"):
         eval_net.set_alive(full_mask())
     eval_net.set_alive(alive_from_genotype(DARTS_V2))  # its own ops are fine
+
+
+def test_indicators_see_masking_as_removal():
+    """kappa_N and R_N of a masked supernet equal those of the network built without the masked ops."""
+    ntk = pytest.importorskip("tenas.indicators.ntk")
+    regions = pytest.importorskip("tenas.indicators.regions")
+    from tenas.indicators.init import kaiming_init_
+
+    rng = np.random.default_rng(1)
+    mask = (rng.random(MASK_SHAPE) < 0.3) & full_mask()
+    space = DartsSearchSpace()
+    kw = dict(C=1, layers=3, num_classes=10, stem_multiplier=1, depth=2, lastact=True, average=True)
+    big = space.ntk_network(mask, num_classes=10)
+    kaiming_init_(big, mode="fan_out", generator=torch.Generator().manual_seed(0))
+    small = _restricted(mask, stem="cifar", **kw)
+    _copy_into(small, big)
+    x = torch.randn(3, 3, 32, 32)
+    k_big, k_small = ntk.ntk_condition_number(big, x), ntk.ntk_condition_number(small, x)
+    assert math.isfinite(k_big) and k_big == pytest.approx(k_small, rel=1e-9)
+
+    thin = space.region_network(mask)
+    kaiming_init_(thin, mode="fan_in", generator=torch.Generator().manual_seed(0))
+    thin_small = _restricted(mask, stem="none", **kw)
+    _copy_into(thin_small, thin)
+    crops = torch.randn(200, space.region_input_channels, 3, 3)
+    r_big = regions.count_linear_regions(thin, crops, batch_size=100)
+    assert 1 < r_big == regions.count_linear_regions(thin_small, crops, batch_size=100)
