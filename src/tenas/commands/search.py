@@ -153,9 +153,11 @@ def run(args: argparse.Namespace) -> int:
         alive = np.asarray(state.alive, dtype=bool)
         final = evaluate_final(space, dataset, config, pool, alive, device=args.device)
     arch = space.genotype(alive)
+    out.mkdir(parents=True, exist_ok=True)
     result = {
         "arch": arch,
         "benchmark": _benchmark(args.space, arch),
+        "darts": _darts_extras(arch, args.dataset, out) if args.space == "darts" else None,
         "seconds": state.seconds,
         "final": final,
         "rounds": state.rounds,
@@ -167,7 +169,6 @@ def run(args: argparse.Namespace) -> int:
             "peak_rss_mib": _peak_rss_mib(),
         },
     }
-    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(result_path, result)
     plot_trajectory(result, out / "trajectory.png")
     _print_result(result, out)
@@ -186,6 +187,19 @@ def _benchmark(space: str, arch: str) -> dict | None:
     from tenas.bench.nb201 import lookup
 
     return lookup(arch).to_dict()
+
+
+def _darts_extras(arch: str, dataset: str, out: Path) -> dict:
+    """DARTS: the evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing."""
+    from tenas.report.cells import plot_darts_cells
+    from tenas.spaces import darts
+
+    if dataset == "imagenet":
+        net, setting = darts.build_imagenet_network(arch), "ImageNet mobile: 14 cells, 48 channels"
+    else:
+        net, setting = darts.build_network(arch, num_classes=NUM_CLASSES[dataset]), "CIFAR: 20 cells, 36 channels"
+    plot_darts_cells(arch, out / "cells.png")
+    return {"genotype": arch, "eval_network": setting, "eval_params_M": darts.count_parameters(net) / 1e6}
 
 
 def _peak_rss_mib() -> float:
@@ -207,7 +221,10 @@ def _print_result(result: dict, out: Path) -> None:
     t = result["timing"]
     print(f"time:    {result['seconds']:.1f} s search  (worker seconds: kappa {t['kappa_worker_seconds']:.1f}, "
           f"regions {t['regions_worker_seconds']:.1f}; peak RSS {t['peak_rss_mib']:.0f} MiB)")
-    print(f"wrote:   {out / 'result.json'}, {out / 'trajectory.png'}")
+    if result.get("darts"):
+        d = result["darts"]
+        print(f"DARTS evaluation network ({d['eval_network']}): {d['eval_params_M']:.2f} M parameters")
+    print(f"wrote:   {out / 'result.json'}, {out / 'trajectory.png'}" + (f", {out / 'cells.png'}" if result.get("darts") else ""))
 
 
 class _Bars:
