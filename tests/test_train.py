@@ -181,3 +181,9 @@ def test_cli_train_and_resume(shared_dir, tmp_path, capsys):
     bad = [a if a != "1" else "3" for a in args]  # other epochs: refuse to mix runs
     assert main(bad) == 2
     assert "other settings (protocol)" in capsys.readouterr().err
+
+
+def test_last_batch_of_one_is_dropped(cifar, tmp_path):
+    # 33 images at batch 32 would leave one image, which BatchNorm cannot normalise in training mode
+    history = _darts_trainer(tmp_path, _small(cifar, 33), epochs=1, batch=32).fit()
+    assert math.isfinite(history[0]["train_loss"])

@@ -209,7 +209,13 @@ class Trainer:
             "train_images": len(train_set),
             "test_images": len(test_set) if test_set is not None else 0,
         }
-        self.steps_per_epoch = math.ceil(len(train_set) / protocol.batch_size)
+        # a last batch of one image would break BatchNorm in training mode (the auxiliary head ends at
+        # 1x1): drop it, and only then
+        self.drop_last = len(train_set) % protocol.batch_size == 1 and len(train_set) > 1
+        self.steps_per_epoch = len(train_set) // protocol.batch_size + (
+            0 if self.drop_last or len(train_set) % protocol.batch_size == 0 else 1
+        )
+        self.images_per_epoch = len(train_set) - (1 if self.drop_last else 0)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=protocol.label_smoothing)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=protocol.lr, momentum=protocol.momentum,
@@ -340,7 +346,8 @@ class Trainer:
             bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{p.epochs}", leave=False,
                        file=sys.stderr, dynamic_ncols=True)
         try:
-            batches = iterate_batches(self.train_set, p.batch_size, gen, shuffle=True, augment=True, cutout=p.cutout)
+            batches = iterate_batches(self.train_set, p.batch_size, gen, shuffle=True, augment=True, cutout=p.cutout,
+                                      drop_last=self.drop_last)
             for step, (x, y) in enumerate(batches):
                 loss, logits = self.train_step(x, y)
                 n = len(y)
@@ -395,7 +402,7 @@ class Trainer:
                 "test_acc": test.get("acc", math.nan),
                 "test_top5": test.get("top5", math.nan),
                 "seconds": time.perf_counter() - t0,
-                "images_per_s": len(self.train_set) / train_seconds,
+                "images_per_s": self.images_per_epoch / train_seconds,
             }
             self.history.append(row)
             self.epoch = epoch + 1
