@@ -75,6 +75,7 @@ def main() -> None:
             rows.append((f"correlate --sample {args.sample} --proxies {args.proxies}", walls,
                          numbers["local"] == numbers["ray"], f"{len(numbers['ray'])} (cell, proxy) rows"
                          + (f"; differ: {', '.join(differ)}" if differ else "")))
+            print(f"  correlate bitwise equal: {'yes' if rows[-1][2] else 'NO'}  ({rows[-1][3]})", flush=True)
         if not args.no_search:
             small = ["--repeats", "1", "--batch-size", "8", "--region-samples", "300"] if args.search_small else []
             walls, numbers = {}, {}
@@ -89,6 +90,7 @@ def main() -> None:
             arch = json.loads(numbers["ray"])[0]
             rows.append(("search nb201" + (" (small)" if args.search_small else ""), walls,
                          numbers["local"] == numbers["ray"], arch))
+            print(f"  search bitwise equal: {'yes' if rows[-1][2] else 'NO'}  ({arch})", flush=True)
     print(f"{'command':<48} {'local s':>8} {'ray s':>8} {'ray/local':>9}  bitwise equal")
     for name, walls, equal, what in rows:
         print(f"{name:<48} {walls['local']:8.1f} {walls['ray']:8.1f} {walls['ray'] / walls['local']:9.2f}  "

@@ -124,3 +124,32 @@ def test_search_on_ray_equals_local(pool):
     assert len(ray_round["candidates"]) == 24
     assert ray_round == local_round  # kappa and R of the supernet and of every candidate, bitwise; same prunes
     assert on_ray.value.args[0]["alive"] == on_local.value.args[0]["alive"]
+
+
+def test_a_local_start_that_times_out_is_retried_then_one_clear_error(tmp_path):
+    from tenas.cli import UserError
+
+    class FakeRay:  # ray.init as on an overloaded machine (Ray gives its raylet 30 s)
+        def __init__(self, fail):
+            self.fail, self.inits, self.shutdowns, self.dirs = fail, 0, 0, []
+
+        def init(self, **kw):
+            self.inits += 1
+            self.dirs.append(kw["_temp_dir"])
+            if self.inits <= self.fail:
+                raise Exception("The current node timed out during startup.")
+
+        def shutdown(self):
+            self.shutdowns += 1
+
+    flaky = FakeRay(fail=1)
+    p = RayPool(workers=2)
+    p._start_local(flaky)
+    assert (flaky.inits, flaky.shutdowns) == (2, 1) and p._temp_dir == flaky.dirs[1]
+    assert not os.path.exists(flaky.dirs[0])
+    os.rmdir(p._temp_dir)
+
+    broken = FakeRay(fail=5)
+    with pytest.raises(UserError, match="Ray did not start here .*timed out during startup.*--address"):
+        RayPool(workers=2)._start_local(broken)
+    assert broken.inits == 2 and not any(os.path.exists(d) for d in broken.dirs)

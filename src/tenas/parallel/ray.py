@@ -140,18 +140,34 @@ class RayPool:
             if self.address is not None:
                 ray.init(address=self.address, configure_logging=False, log_to_driver=True)
             else:
-                from tenas.parallel.local import default_workers
-
-                self._temp_dir = tempfile.mkdtemp(prefix="tenas-ray-")
-                with _LocalSettings():
-                    ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
-                             _temp_dir=self._temp_dir, configure_logging=False, log_to_driver=True)
+                self._start_local(ray)
             self._owns = True
         if self.workers is None:
             self.workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(_call)
         return self
+
+    def _start_local(self, ray, attempts: int = 2) -> None:
+        """``ray.init`` a 1-node instance here. Ray gives its raylet 30 s to register, which a busy machine
+        can miss: then it is shut down and started once more before giving up with one clear line."""
+        from tenas.cli import UserError
+        from tenas.parallel.local import default_workers
+
+        for attempt in range(1, attempts + 1):
+            self._temp_dir = tempfile.mkdtemp(prefix="tenas-ray-")
+            try:
+                with _LocalSettings():
+                    ray.init(num_cpus=self.workers or default_workers(), include_dashboard=False,
+                             _temp_dir=self._temp_dir, configure_logging=False, log_to_driver=True)
+                return
+            except Exception as exc:
+                ray.shutdown()
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+                self._temp_dir = None
+                if attempt == attempts:
+                    raise UserError(f"Ray did not start here ({attempts} tries; a busy machine?): {exc} -- "
+                                    "retry, or start one (`ray start --head`) and pass --address") from exc
 
     def __exit__(self, *exc: object) -> None:
         if self._owns and self._ray is not None:
