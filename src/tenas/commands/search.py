@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from tenas.commands._types import int_at_least
+
 DATASETS = {
     "nb201": ("cifar10", "cifar100", "ImageNet16-120"),
     "darts": ("cifar10", "imagenet"),
@@ -15,24 +17,8 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet"
 DEFAULTS = {("darts", "cifar10"): (3, 14), ("darts", "imagenet"): (2, 24)}
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seed must be >= 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+_seed = int_at_least(0, "seed")
+_positive = int_at_least(1, "the value")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

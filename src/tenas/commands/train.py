@@ -6,29 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from tenas.commands._types import int_at_least
+
 SPACES = ("darts", "nb201")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet")
 HELD_OUT = 200  # images of the embedded sample kept for evaluation when no --data is given
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonneg(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+_positive = int_at_least(1, "the value")
+_nonneg = int_at_least(0, "the value")
 
 
 def _positive_float(text: str) -> float:
