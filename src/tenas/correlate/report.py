@@ -82,7 +82,8 @@ def scatter(score: np.ndarray, acc: np.ndarray, row: Mapping[str, Any], dataset:
                    linewidths=0.6, label=f"failed ({int((~ok).sum())})")
         ax.legend(loc="lower right", fontsize=8, frameon=False)
     ax.set_xlim(-0.06, 1.02)
-    ax.set_xlabel(f"{row['name']} (rank percentile, higher = predicted better)")
+    oriented = " of -raw" if row.get("higher_is_better") is False else ""
+    ax.set_xlabel(f"{row['name']}: rank percentile{oriented} (higher = predicted better)")
     ax.set_ylabel(f"{dataset} test accuracy (%)")
     tau, rho = row["kendall_tau"], row["spearman_rho"]
     ax.set_title(f"{row['name']}: Kendall τ = {_f(tau, '.3f')}, Spearman ρ = {_f(rho, '.3f')}  (n = {row['n']})",
