@@ -282,3 +282,56 @@ def test_tuple_output_uses_the_logits():
     wrapped = FeaturesAndLogits()
     wrapped.body.load_state_dict(model.state_dict())
     np.testing.assert_allclose(ntk_matrix(wrapped, x).numpy(), ntk_matrix(model, x).numpy(), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------------
+# the NB201 cell's fused path (one conv + one BatchNorm per source node) computes the same function
+# --------------------------------------------------------------------------------------------------
+def _op_by_op(net):
+    from tenas.spaces.nb201 import Cell201
+
+    ref = copy.deepcopy(net)
+    for m in ref.modules():
+        if isinstance(m, Cell201):
+            m.fused = False
+    return ref
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_fused_nb201_cell_equals_op_by_op(trial):
+    from tenas.spaces.nb201 import supernet
+
+    rng = np.random.default_rng(trial)
+    mask = None if trial == 0 else rng.random((6, 5)) < 0.5
+    torch.manual_seed(trial)
+    net = supernet(mask, C=4).double()
+    ref = _op_by_op(net)
+    train = trial != 5
+    net.train(train), ref.train(train)
+    x = torch.randn(5, 3, 8, 8, dtype=torch.float64)
+    y, y_ref = net(x), ref(x)
+    np.testing.assert_allclose(y.detach().numpy(), y_ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+    params, params_ref = list(net.parameters()), list(ref.parameters())
+    grads = torch.autograd.grad(y.square().sum(), params, allow_unused=True)
+    grads_ref = torch.autograd.grad(y_ref.square().sum(), params_ref, allow_unused=True)
+    for g, g_ref in zip(grads, grads_ref):
+        g = torch.zeros(1, dtype=torch.float64) if g is None else g
+        g_ref = torch.zeros(1, dtype=torch.float64) if g_ref is None else g_ref
+        np.testing.assert_allclose(g.numpy(), g_ref.numpy(), rtol=1e-9, atol=1e-12)
+    for (name, b), (_, b_ref) in zip(net.named_buffers(), ref.named_buffers()):  # running statistics
+        np.testing.assert_allclose(b.double().numpy(), b_ref.double().numpy(), rtol=1e-10, atol=1e-14, err_msg=name)
+    if trial == 0:
+        assert ntk_condition_number(net, x) == pytest.approx(ntk_condition_number(ref, x), rel=1e-9)
+
+
+def test_fused_nb201_cell_steps_aside_for_hooks():
+    from tenas.spaces.nb201 import thin_supernet
+
+    net = thin_supernet()
+    seen = []
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    handles = [m.register_forward_hook(lambda mod, inp, out: seen.append(mod)) for m in relus]
+    net(torch.randn(4, 1, 3, 3))
+    assert len(seen) == len(relus)  # every ReLU module ran
+    for h in handles:
+        h.remove()
