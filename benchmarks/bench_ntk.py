@@ -4,8 +4,9 @@
   ``backward`` per sample over the retained whole-batch graph (``.grad`` accumulated and zeroed), the
   ``weight`` gradients concatenated, NTK = J J^T and ``eigvalsh`` in float32 -- on the supernet computed op
   by op (``Cell201.fused = False``, the NB201 code as TE-NAS runs it), with glibc's default allocator.
-* ours: :func:`tenas.ntk_condition_number` with its defaults (one ``autograd.grad`` per row over the
-  retained graph, float64 kernel, the allocator tuned by :mod:`tenas._alloc`) on ``supernet()`` with the
+* ours: :func:`tenas.ntk_condition_number` with its defaults (``method="auto"`` = ``"threads"`` on CPU:
+  the rows' ``autograd.grad`` calls over the retained graph from 2x(torch threads) Python threads, each
+  single-threaded; float64 kernel; the allocator tuned by :mod:`tenas._alloc`) on ``supernet()`` with the
   fused cell (one conv + one BatchNorm per source node).
 
 Each configuration runs in its own fresh process (so allocator settings and peak RSS are its own),
@@ -42,6 +43,7 @@ LEVERS = {
     "original + allocator": {"proc": "original", "fused": False, "alloc": True},
     "ours, op by op": {"proc": "ours", "fused": False, "alloc": True, "method": "auto"},
     "ours, default allocator": {"proc": "ours", "fused": True, "alloc": False, "method": "auto"},
+    "ours, rows one at a time": {"proc": "ours", "fused": True, "alloc": True, "method": "loop"},
     "ours, batched VJPs": {"proc": "ours", "fused": True, "alloc": True, "method": "batched"},
 }
 

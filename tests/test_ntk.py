@@ -102,7 +102,7 @@ def make(name, dtype=torch.float64, seed=0):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("method", ["loop", "batched"])
+@pytest.mark.parametrize("method", ["loop", "batched", "threads"])
 def test_kernel_and_kappa_match_brute_force(name, method):
     model, x = make(name)
     expected = brute_force_ntk(model, x)
@@ -267,6 +267,51 @@ def test_model_is_left_untouched():
     for k, v in model.state_dict().items():
         assert torch.equal(v, state[k]), k
     assert ntk_condition_number(model, x) == value  # deterministic
+
+
+def test_threads_method_is_exact_and_restores_the_thread_count():
+    """Rows computed from worker threads equal the one-row-at-a-time loop bitwise when both run single-threaded
+    ops, whatever torch's thread count was before, and torch's thread count is restored."""
+    model, x = make("nb201_supernet", dtype=torch.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        loop = ntk_matrix(model, x, method="loop")
+        torch.set_num_threads(2)
+        threaded = ntk_matrix(model, x, method="threads")
+        assert torch.get_num_threads() == 2
+        auto = ntk_matrix(model, x)  # CPU: "auto" is "threads"
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(threaded, loop)
+    assert torch.equal(auto, loop)
+
+
+def test_threads_method_reraises_a_worker_error():
+    class Broken(torch.autograd.Function):
+        calls = 0
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            Broken.calls += 1
+            if Broken.calls > 2:
+                raise RuntimeError("broken backward")
+            return g
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return Broken.apply(self.fc(x))
+
+    with pytest.raises(RuntimeError, match="broken backward"):
+        ntk_matrix(Model(), torch.randn(6, 4), method="threads")
 
 
 def test_tuple_output_uses_the_logits():

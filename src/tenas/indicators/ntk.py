@@ -22,8 +22,17 @@ replaced by copies for the measurement (``torch.func.functional_call``), so they
 How the rows of ``J`` are computed (``method``): the samples are coupled through BatchNorm, so ``J`` needs one
 vector-Jacobian product of the *whole-batch* graph per row -- per-sample ``vmap`` would compute a different
 kernel. ``"loop"`` does one ``autograd.grad`` per row on the retained graph (TE-NAS' procedure);
-``"batched"`` does chunks of rows at once with ``is_grads_batched=True``. ``"auto"`` picks ``"loop"``,
-measured fastest on CPU (see ``benchmarks/bench_ntk.py``).
+``"batched"`` does chunks of rows at once with ``is_grads_batched=True``; ``"threads"`` does the loop's
+rows from several Python threads at once over the same retained graph (concurrent ``autograd.grad`` calls
+on a shared graph with ``retain_graph=True`` are supported by PyTorch), each row single-threaded: the
+small convolutions of a supernet use one core far better than two cores use them through intra-op
+threads, and several threads hide the autograd engine's per-op overhead. ``"auto"`` picks ``"threads"``
+on CPU (measured fastest, see ``benchmarks/bench_ntk.py``) and ``"loop"`` on other devices.
+
+With ``"threads"`` the whole measurement (forward included) runs with ``torch.set_num_threads(1)`` and
+:func:`row_threads` worker threads; torch's thread count is restored on return. Every row is then computed
+by the same single-threaded kernels whatever the machine's core count or the scheduling of the threads,
+so the result does not depend on either (bitwise).
 """
 
 from __future__ import annotations
@@ -31,14 +40,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-__all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "METHODS", "KERNELS"]
+__all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "row_threads",
+           "METHODS", "KERNELS"]
 
-METHODS = ("auto", "loop", "batched")
+METHODS = ("auto", "loop", "batched", "threads")
 KERNELS = ("sum", "full")
 #: Rows per ``is_grads_batched`` call of ``method="batched"``.
 BATCHED_CHUNK = 8
@@ -134,7 +146,54 @@ def ntk_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     return [(name, p) for name, p in model.named_parameters() if "weight" in name and p.requires_grad]
 
 
-def _jacobian_rows(outputs: torch.Tensor, weights: list[torch.Tensor], method: str) -> torch.Tensor:
+def row_threads(intra_op_threads: int) -> int:
+    """Worker threads of ``method="threads"`` for a process that had ``intra_op_threads`` torch threads:
+    twice as many (at least 2), measured best on 2 cores (one thread per core leaves the cores idle while a
+    thread runs Python or waits for the interpreter lock)."""
+    return max(2, 2 * intra_op_threads)
+
+
+@contextlib.contextmanager
+def _single_threaded_ops() -> Iterator[int]:
+    """torch's intra-op thread count set to 1 inside, restored after; yields the count it had."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield before
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
+def _grad_row(outputs: torch.Tensor, i: int, ws: list[torch.Tensor], sizes: list[int], out: torch.Tensor) -> None:
+    gs = torch.autograd.grad(outputs[i], ws, retain_graph=True, allow_unused=True)
+    torch.cat([(torch.zeros(s, dtype=out.dtype, device=out.device) if g is None else g.reshape(-1))
+               for g, s in zip(gs, sizes)], out=out)
+
+
+def _threaded_rows(outputs: torch.Tensor, ws: list[torch.Tensor], sizes: list[int], jac: torch.Tensor,
+                   threads: int) -> None:
+    """Rows 1.. of ``jac`` from ``threads`` threads taking the next row from a shared counter."""
+    m = outputs.shape[0]
+    lock = threading.Lock()
+    counter = iter(range(1, m))
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            _grad_row(outputs, i, ws, sizes, jac[i])
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tenas-ntk") as pool:
+        futures = [pool.submit(work) for _ in range(min(threads, m - 1))]
+        for f in futures:
+            f.result()  # re-raises a worker's exception
+
+
+def _jacobian_rows(outputs: torch.Tensor, weights: list[torch.Tensor], method: str, threads: int = 2) -> torch.Tensor:
     """J: one row per element of ``outputs`` (1-D), columns over the used weights, in their dtype."""
     m = outputs.shape[0]
     # which weights the outputs depend on (autograd gives None for the others; they add nothing to J J^T)
@@ -157,11 +216,11 @@ def _jacobian_rows(outputs: torch.Tensor, weights: list[torch.Tensor], method: s
                                      is_grads_batched=True, allow_unused=True)
             torch.cat([(torch.zeros((stop - start, s), dtype=dtype, device=jac.device) if g is None
                         else g.reshape(stop - start, -1)) for g, s in zip(gs, sizes)], dim=1, out=jac[start:stop])
+    elif method == "threads":
+        _threaded_rows(outputs, ws, sizes, jac, threads)
     else:
         for i in range(1, m):
-            gs = torch.autograd.grad(outputs[i], ws, retain_graph=True, allow_unused=True)
-            torch.cat([(torch.zeros(s, dtype=dtype, device=jac.device) if g is None else g.reshape(-1))
-                       for g, s in zip(gs, sizes)], out=jac[i])
+            _grad_row(outputs, i, ws, sizes, jac[i])
     return jac
 
 
@@ -195,16 +254,18 @@ def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", m
     from tenas._alloc import tune_allocator
 
     tune_allocator()
-    method = "loop" if method == "auto" else method
-    with measuring(model, train=True) as buffers, torch.enable_grad():
+    if method == "auto":
+        method = "threads" if inputs.device.type == "cpu" else "loop"
+    threads = contextlib.nullcontext(torch.get_num_threads()) if method != "threads" else _single_threaded_ops()
+    with threads as intra_op, measuring(model, train=True) as buffers, torch.enable_grad():
         out = forward(model, buffers, inputs)
         if not out.requires_grad:
             raise ValueError("the model's output does not depend on any of its weight parameters")
         n = out.shape[0]
         rows = out.reshape(n, -1).sum(1) if kernel == "sum" else out.reshape(-1)
-        jac = _jacobian_rows(rows, [p for _, p in weights], method)
+        jac = _jacobian_rows(rows, [p for _, p in weights], method, row_threads(intra_op))
         del out, rows
-    return _gram64(jac)
+        return _gram64(jac)
 
 
 def condition_number(kernel: torch.Tensor) -> float:

@@ -269,28 +269,19 @@ def _fusion_plan(cell: Cell201) -> list | None:
     return plan
 
 
-_POOL_CACHE: dict = {}
-
-
 def _avg_pool_3x3(x: torch.Tensor) -> torch.Tensor:
     """``AvgPool2d(3, 1, 1, count_include_pad=False)`` as a depthwise box sum times 1/count (a faster
     backward pass on CPU than the pooling kernel's)."""
-    n, c, h, w = x.shape
-    key = (c, h, w, x.dtype, x.device)
-    cached = _POOL_CACHE.get(key)
-    if cached is None:
-        def counts(size: int) -> torch.Tensor:
-            t = torch.full((size,), 3.0, dtype=torch.float64)
-            t[0] -= 1.0
-            t[-1] -= 1.0
-            return t.clamp_(min=1.0)
+    c, h, w = x.shape[1:]
 
-        inv = (1.0 / (counts(h)[:, None] * counts(w)[None, :])).to(dtype=x.dtype, device=x.device)
-        cached = (torch.ones(c, 1, 3, 3, dtype=x.dtype, device=x.device), inv)
-        if len(_POOL_CACHE) > 64:
-            _POOL_CACHE.clear()
-        _POOL_CACHE[key] = cached
-    ones, inv = cached
+    def counts(size: int) -> torch.Tensor:  # how many of the 3 taps fall inside, per row/column
+        t = torch.full((size,), 3.0, dtype=x.dtype, device=x.device)
+        t[0] -= 1.0
+        t[-1] -= 1.0
+        return t.clamp_(min=1.0)
+
+    inv = (counts(h)[:, None] * counts(w)[None, :]).reciprocal_()
+    ones = torch.ones(c, 1, 3, 3, dtype=x.dtype, device=x.device)
     return F.conv2d(x, ones, padding=1, groups=c) * inv
 
 
