@@ -32,7 +32,8 @@ on CPU (measured fastest, see ``benchmarks/bench_ntk.py``) and ``"loop"`` on oth
 With ``"threads"`` the whole measurement (forward included) runs with ``torch.set_num_threads(1)`` and
 :func:`row_threads` worker threads; torch's thread count is restored on return. Every row is then computed
 by the same single-threaded kernels whatever the machine's core count or the scheduling of the threads,
-so the result does not depend on either (bitwise).
+so the result does not depend on either (bitwise). On CUDA the measurement runs cuDNN in full float32
+(TF32 off) with deterministic algorithms.
 """
 
 from __future__ import annotations
@@ -234,6 +235,14 @@ def _gram64(jac: torch.Tensor) -> torch.Tensor:
     return (gram + gram.T) * 0.5
 
 
+def _exact_cuda(device: torch.device) -> contextlib.AbstractContextManager:
+    """On CUDA: cuDNN in full float32 (no TF32) and deterministic algorithms for the measurement."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(enabled=cudnn.enabled, benchmark=False, deterministic=True, allow_tf32=False)
+
+
 def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto") -> torch.Tensor:
     """The empirical NTK ``J J^T`` (float64, on the inputs' device) with TE-NAS semantics (see module doc).
 
@@ -257,7 +266,8 @@ def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", m
     if method == "auto":
         method = "threads" if inputs.device.type == "cpu" else "loop"
     threads = contextlib.nullcontext(torch.get_num_threads()) if method != "threads" else _single_threaded_ops()
-    with threads as intra_op, measuring(model, train=True) as buffers, torch.enable_grad():
+    with threads as intra_op, _exact_cuda(inputs.device), measuring(model, train=True) as buffers, \
+            torch.enable_grad():
         out = forward(model, buffers, inputs)
         if not out.requires_grad:
             raise ValueError("the model's output does not depend on any of its weight parameters")
