@@ -40,7 +40,8 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget", type=float, default=420.0, help="seconds for the whole script")
     ap.add_argument("--jobs", type=int, default=8)
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10, help="seeds first-seed .. seeds-1")
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--train-steps", type=int, default=200)
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: train,ntk,quality")
     ap.add_argument("--device", default="cuda", help="device of the searches (cpu only to try this script out)")
@@ -97,7 +98,7 @@ for dev in ('cuda', 'cpu'):
     if "quality" not in skip:
         say(f"== 3. TE-NAS search on CUDA, {args.seeds} seeds x 2 datasets, {args.jobs} at a time ==")
         variants = [("faithful", [])] + [(v.split(":", 1)[0], v.split(":", 1)[1].split()) for v in args.variant]
-        queue = [(tag, ds, s) for tag, _ in variants for s in range(args.seeds) for ds in ("cifar10", "cifar100")]
+        queue = [(tag, ds, s) for tag, _ in variants for s in range(args.first_seed, args.seeds) for ds in ("cifar10", "cifar100")]
         extra = dict(variants)
         running: dict = {}
         results: list = []
