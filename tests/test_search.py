@@ -173,3 +173,19 @@ def test_cli_resumes_from_state(tmp_path, capsys, cli_run):
     (out / "result.json").unlink()
     assert main(["search", "--seed", "4", "--out", str(out), *SMALL]) == 2
     assert "other settings" in capsys.readouterr().err
+
+
+def test_onednn_switch_is_scoped_to_cpu_measurements():
+    """DARTS' supernets measure with oneDNN off on CPU (faster for 1-channel convs); the flag comes back."""
+    import torch
+
+    from tenas.search.prune import _onednn
+    from tenas.spaces.darts import DartsSearchSpace
+
+    assert DartsSearchSpace.cpu_onednn is False
+    before = torch.backends.mkldnn.enabled
+    with _onednn(False, torch.device("cpu")):
+        assert torch.backends.mkldnn.enabled is False
+    assert torch.backends.mkldnn.enabled == before
+    with _onednn(True, torch.device("cpu")):
+        assert torch.backends.mkldnn.enabled == before

@@ -13,9 +13,11 @@ last finished round with the same result.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -59,12 +61,25 @@ def _generator(seed: int) -> torch.Generator:
 
 @functools.lru_cache(maxsize=2)
 def _networks(space_name: str, options: tuple, num_classes: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The NTK and region supernets of a space, built once per process (every task re-draws all weights)."""
+    """The NTK and region supernets of a space, built once per process (every task re-draws all weights),
+    and whether its CPU measurements use oneDNN."""
     from tenas.spaces import get_space
 
     space = get_space(space_name, **dict(options))
     alive = space.initial_alive()
-    return space.ntk_network(alive, num_classes), space.region_network(alive)
+    return space.ntk_network(alive, num_classes), space.region_network(alive), getattr(space, "cpu_onednn", True)
+
+
+@contextlib.contextmanager
+def _onednn(enabled: bool, device: torch.device) -> Iterator[None]:
+    """oneDNN convolutions on or off (CPU only) for the measurements inside; restored after."""
+    if enabled or device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        yield
+        return
+    with warnings.catch_warnings():  # set_flags warns about TF32 on oneDNN when it restores the flags
+        warnings.simplefilter("ignore")
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 # --------------------------------------------------------------------------------------------------
@@ -82,7 +97,7 @@ def score_masks(task: dict) -> dict:
 
     device = torch.device(task.get("device", "cpu"))
     options = tuple(sorted(task.get("space_options", {}).items()))
-    ntk_net, region_net = _networks(task["space"], options, task["num_classes"])
+    ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
     kaiming_init_(ntk_net, mode="fan_out", generator=_generator(task["ntk_init_seed"]))
     kaiming_init_(region_net, mode="fan_in", generator=_generator(task["region_init_seed"]))
     ntk_net.to(device)
@@ -95,7 +110,8 @@ def score_masks(task: dict) -> dict:
         mask = np.asarray(mask, dtype=bool)
         t0 = time.perf_counter()
         ntk_net.set_alive(mask)
-        kappas.append(float(ntk_condition_number(ntk_net, inputs)))
+        with _onednn(onednn, device):
+            kappas.append(float(ntk_condition_number(ntk_net, inputs)))
         t1 = time.perf_counter()
         region_net.set_alive(mask)
         regions.append(float(count_linear_regions(region_net, crops, batch_size=task["region_batch"])))

@@ -37,6 +37,9 @@ class SearchSpace(Protocol):
         """The thin supernet whose linear regions are counted (must also satisfy MaskedNetwork)."""
 
     region_input_channels: int           # channels of the region-counting inputs (1 for TE-NAS crops)
+    #: Optional (default True): whether the CPU measurements use oneDNN convolutions. A space whose
+    #: supernets have one-channel convolutions sets False: torch's native kernels are faster there.
+    cpu_onednn: bool
 
     def genotype(self, alive: np.ndarray) -> str:
         """The final architecture's string once the search has finished."""
