@@ -380,3 +380,19 @@ def test_fused_nb201_cell_steps_aside_for_hooks():
     assert len(seen) == len(relus)  # every ReLU module ran
     for h in handles:
         h.remove()
+
+
+def test_threads_method_from_several_user_threads_keeps_the_thread_count():
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, x = make("cnn_bn", dtype=torch.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        expected = ntk_matrix(model, x, method="threads")
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: ntk_matrix(model, x, method="threads"), range(8)))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert all(torch.equal(r, expected) for r in results)

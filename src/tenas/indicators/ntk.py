@@ -154,17 +154,23 @@ def row_threads(intra_op_threads: int) -> int:
     return max(2, 2 * intra_op_threads)
 
 
+#: Serialises the sections that change torch's (process-wide) thread count, so that calls from several
+#: user threads at once cannot restore each other's setting wrongly; they would compete for the cores anyway.
+_THREAD_COUNT_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _single_threaded_ops() -> Iterator[int]:
     """torch's intra-op thread count set to 1 inside, restored after; yields the count it had."""
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield before
-    finally:
+    with _THREAD_COUNT_LOCK:
+        before = torch.get_num_threads()
         if before != 1:
-            torch.set_num_threads(before)
+            torch.set_num_threads(1)
+        try:
+            yield before
+        finally:
+            if before != 1:
+                torch.set_num_threads(before)
 
 
 def _grad_row(outputs: torch.Tensor, i: int, ws: list[torch.Tensor], sizes: list[int], out: torch.Tensor) -> None:
