@@ -8,6 +8,8 @@ the whole module; every other pool and CLI call here finds it running and uses i
 from __future__ import annotations
 
 import os
+import dataclasses
+import functools
 import sqlite3
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from tenas.cli import main  # noqa: E402
-from tenas.parallel.ray import RayPool, correlate_on  # noqa: E402
+from tenas.parallel.ray import RayPool, run_cells  # noqa: E402
 from tenas.report.results import read_json  # noqa: E402
 
 SMALL = ["--repeats", "1", "--batch-size", "8", "--region-samples", "300", "--quiet"]
@@ -84,8 +86,9 @@ def test_correlate_on_ray_equals_local_and_resumes_after_the_driver_dies(pool, t
         if len(arrived) == 2:
             raise DriverDied
 
-    with correlate_on(pool), pytest.raises(DriverDied):
-        run_correlate(cfg("ray", 2), on_result=die_after_two)
+    with pytest.raises(DriverDied):
+        run_correlate(dataclasses.replace(cfg("ray", 2), runner=functools.partial(run_cells, pool)),
+                      on_result=die_after_two)
     assert len({c for c, *_ in _rows(tmp_path / "ray")}) == 2  # what arrived was committed
 
     # resume through the CLI on the running Ray instance: only the missing 3 cells are scored

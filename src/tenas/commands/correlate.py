@@ -99,12 +99,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if args.backend == "ray" or args.address:
+                import functools
+
                 from tenas.parallel.backends import make_pool
-                from tenas.parallel.ray import correlate_on
+                from tenas.parallel.ray import run_cells
 
                 pool = stack.enter_context(make_pool(args.backend, args.workers, args.address))
-                stack.enter_context(correlate_on(pool))
-                cfg.workers = max(2, pool.workers)  # > 1: correlate hands its cells to the pool
+                cfg.runner = functools.partial(run_cells, pool)
+                cfg.workers = max(2, pool.workers)  # > 1: correlate hands its cells to the runner
             result = run_correlate(cfg)
     except CacheMismatch as exc:
         raise UserError(str(exc)) from None

@@ -58,6 +58,10 @@ class CorrelateConfig:
     plots: bool = True
     progress: bool = True
     select_ensemble: bool = False
+    #: How cells are scored when ``workers`` > 1: ``runner(todo, ctx, record)`` with ``todo`` =
+    #: [(cell, proxies)], ``ctx`` the scoring context and ``record(cell, rows)`` called as each cell arrives
+    #: (e.g. ``functools.partial(tenas.parallel.ray.run_cells, pool)``). None: local worker processes.
+    runner: Callable[[list, dict, Callable[[int, list], None]], None] | None = None
 
 
 def sample_cells(sample: int | None, seed: int) -> list[int]:
@@ -132,6 +136,8 @@ def compute_missing(cache: ScoreCache, cfg: CorrelateConfig, cells: Sequence[int
                     record(cell, score_cell(cell, need, cfg.dataset, cfg.seed, cfg.protocol, inputs))
             finally:
                 torch.set_num_threads(previous)
+        elif cfg.runner is not None:
+            cfg.runner(todo, ctx, record)
         else:
             _run_pool(todo, ctx, cfg.workers, record)
     finally:

@@ -240,29 +240,3 @@ def run_cells(pool: RayPool, todo: list, ctx: dict, record: Callable[[int, list]
     ctx_ref = pool._ray.put(ctx)
     for _, (cell, rows) in pool.run(_score_cell_task, [(ctx_ref, cell, need) for cell, need in todo]):
         record(cell, rows)
-
-
-class correlate_on:  # noqa: N801 - used as a context manager, like a function
-    """Within this block ``tenas.correlate.run.run_correlate`` scores its cells on ``pool``.
-
-    ``tenas.correlate.run`` has no pool argument yet; this swaps its process-pool runner
-    (``_run_pool(todo, ctx, workers, record)``) for :func:`run_cells` and restores it on exit.
-    """
-
-    def __init__(self, pool: RayPool):
-        self.pool = pool
-        self._saved = None
-
-    def __enter__(self) -> RayPool:
-        from tenas.correlate import run as correlate_run
-
-        if not hasattr(correlate_run, "_run_pool"):  # pragma: no cover - correlate changed its seam
-            raise RuntimeError("tenas.correlate.run has no _run_pool to run on Ray; update tenas.parallel.ray")
-        self._saved = correlate_run._run_pool
-        correlate_run._run_pool = lambda todo, ctx, workers, record: run_cells(self.pool, todo, ctx, record)
-        return self.pool
-
-    def __exit__(self, *exc: object) -> None:
-        from tenas.correlate import run as correlate_run
-
-        correlate_run._run_pool = self._saved
