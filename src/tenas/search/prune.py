@@ -60,7 +60,7 @@ def _generator(seed: int) -> torch.Generator:
 
 
 @functools.lru_cache(maxsize=2)
-def _networks(space_name: str, options: tuple, num_classes: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+def _networks(space_name: str, options: tuple, num_classes: int) -> tuple[torch.nn.Module, torch.nn.Module, bool]:
     """The NTK and region supernets of a space, built once per process (every task re-draws all weights),
     and whether its CPU measurements use oneDNN."""
     from tenas.spaces import get_space
