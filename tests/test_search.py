@@ -189,3 +189,39 @@ def test_onednn_switch_is_scoped_to_cpu_measurements():
     assert torch.backends.mkldnn.enabled == before
     with _onednn(True, torch.device("cpu")):
         assert torch.backends.mkldnn.enabled == before
+
+
+def test_fixed_bn_kappa_option(tmp_path, capsys, embedded, cli_run):
+    """--kappa fixed-bn: the estimator is what the workers compute (its kappa of the full supernet equals a
+    direct call with the same weights and batch), it is recorded, and a state written without the field
+    (an older run) resumes as an exact-kappa search."""
+    import torch
+
+    from tenas.indicators.init import kaiming_init_
+    from tenas.indicators.ntk import ntk_condition_number
+    from tenas.search.prune import InputSource, _generator, derive_seed
+    from tenas.spaces.nb201 import supernet
+
+    config = _config(seed=3, kappa="fixed-bn")
+    with LocalPool(workers=1) as pool:
+        state = run_search(get_space("nb201"), embedded, config, pool)
+    assert state.config["kappa"] == "fixed-bn"
+    net = supernet(C=3, N=1)
+    kaiming_init_(net, mode="fan_out", generator=_generator(derive_seed(3, 0, 0, "ntk_init")))
+    batch = torch.as_tensor(InputSource(embedded, config).batch(0, 0))
+    want = ntk_condition_number(net, batch, bn="fixed")
+    assert state.rounds[0]["supernet_kappa"] == pytest.approx(want, rel=1e-5)
+    exact = read_json(cli_run[0] / "result.json")["rounds"][0]["supernet_kappa"]
+    assert abs(state.rounds[0]["supernet_kappa"] - exact) > 1e-3 * exact  # a different kernel
+
+    out = tmp_path / "old"
+    out.mkdir()
+    old_state = read_json(cli_run[0] / "state.json")
+    del old_state["config"]["kappa"]
+    old_state["phase"] = "done"  # all rounds finished: resuming only writes the result
+    atomic_write_json(out / "state.json", old_state)
+    assert main(["search", "--seed", "3", "--out", str(out), "--workers", "1", *SMALL]) == 0
+    assert "resuming" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["search", "--seed", "3", "--out", str(out / "x"), "--kappa", "frozen", *SMALL])
+    assert exc.value.code == 2 and "--kappa" in capsys.readouterr().err

@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init", choices=("kaiming", "once"), default="kaiming",
                    help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
                         "once: drawn once per round and shared by the repeats (as the official launcher ends up doing)")
+    p.add_argument("--kappa", choices=("exact", "fixed-bn"), default="exact",
+                   help="exact: TE-NAS' NTK, differentiated through BatchNorm's batch statistics (default); "
+                        "fixed-bn: statistics held at the batch's values, per-sample gradients in one pass "
+                        "(~10x cheaper estimator, not the paper's kernel; see benchmarks/kappa_estimators.py)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
@@ -95,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size or batch,
         prune_number=args.prune_number or prune_number,
         init=args.init,
+        kappa=args.kappa,
         region_samples=args.region_samples,
         region_batch=min(1000, args.region_samples),
         num_classes=NUM_CLASSES[args.dataset],
@@ -117,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
     state = None
     if state_path.exists():
         saved = read_json(state_path)
+        # settings added after a state file was written take their defaults (the behaviour it ran with)
+        defaults = vars_config(SearchConfig())
+        saved["config"] = {**{k: defaults[k] for k in config_dict.keys() & defaults.keys() - saved.get("config", {}).keys()},
+                           **saved.get("config", {})}
         if saved.get("config") != config_dict:
             diff = sorted(k for k in set(saved.get("config", {})) | set(config_dict)
                           if saved.get("config", {}).get(k) != config_dict.get(k))

@@ -49,10 +49,13 @@ import torch
 from torch import nn
 
 __all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "row_threads",
-           "METHODS", "KERNELS"]
+           "METHODS", "KERNELS", "BN_MODES"]
 
 METHODS = ("auto", "loop", "batched", "threads")
 KERNELS = ("sum", "full")
+#: ``"batch"``: BatchNorm normalises with the batch statistics and is differentiated through them (TE-NAS);
+#: ``"fixed"``: the statistics are held at the batch's values (an estimator; see :mod:`tenas.indicators.ntk_fixed_bn`).
+BN_MODES = ("batch", "fixed")
 #: Rows per ``is_grads_batched`` call of ``method="batched"``.
 BATCHED_CHUNK = 8
 #: Columns of J converted to float64 at a time when forming J J^T.
@@ -249,17 +252,25 @@ def _exact_cuda(device: torch.device) -> contextlib.AbstractContextManager:
     return cudnn.flags(enabled=cudnn.enabled, benchmark=False, deterministic=True, allow_tf32=False)
 
 
-def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto") -> torch.Tensor:
+def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto",
+               bn: str = "batch") -> torch.Tensor:
     """The empirical NTK ``J J^T`` (float64, on the inputs' device) with TE-NAS semantics (see module doc).
 
     ``kernel="sum"``: N x N, the output of a sample is the sum of its logits. ``kernel="full"``: N*C x N*C,
-    one row per (sample, logit), sample-major.
+    one row per (sample, logit), sample-major. ``bn="fixed"``: BatchNorm statistics held at the batch's
+    values instead (not TE-NAS' kernel; ``method`` is then ignored, see :mod:`tenas.indicators.ntk_fixed_bn`).
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if bn not in BN_MODES:
+        raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}")
     inputs = check_inputs(inputs)
+    if bn == "fixed":
+        from tenas.indicators.ntk_fixed_bn import fixed_bn_ntk
+
+        return fixed_bn_ntk(model, inputs, kernel=kernel)
     weights = ntk_weights(model)
     if not weights:
         raise ValueError(
@@ -307,10 +318,12 @@ def condition_number(kernel: torch.Tensor) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto") -> float:
+def ntk_condition_number(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", method: str = "auto",
+                         bn: str = "batch") -> float:
     """TE-NAS' kappa_N of ``model`` on the batch ``inputs``: :func:`condition_number` of :func:`ntk_matrix`.
 
     Lower means better conditioned (predicted more trainable). ``inf`` for a singular kernel (e.g. more
-    samples than the weights can separate, or a dead network). A batch of one gives 1.0.
+    samples than the weights can separate, or a dead network). A batch of one gives 1.0. ``bn="fixed"``:
+    the cheaper fixed-statistics estimator (see :func:`ntk_matrix`).
     """
-    return condition_number(ntk_matrix(model, inputs, kernel=kernel, method=method))
+    return condition_number(ntk_matrix(model, inputs, kernel=kernel, method=method, bn=bn))

@@ -26,6 +26,8 @@ import torch
 
 from tenas.search.rank import choose_prunes, rank_candidates, relative_drop
 
+#: ``SearchConfig.kappa`` -> the ``bn`` mode of :func:`tenas.indicators.ntk.ntk_condition_number`.
+_KAPPA_BN = {"exact": "batch", "fixed-bn": "fixed"}
 _PURPOSE = {"batch": 1, "crops": 2, "ntk_init": 3, "region_init": 4, "crop_images": 5}
 
 
@@ -43,6 +45,7 @@ class SearchConfig:
     prune_number: int = 1
     precision: int = 3
     init: str = "kaiming"  # "kaiming": re-drawn per repeat (paper); "once": drawn once per round
+    kappa: str = "exact"  # "exact": TE-NAS' NTK; "fixed-bn": BatchNorm statistics held fixed (estimator)
     num_classes: int = 10
     space_options: dict = field(default_factory=dict)
 
@@ -111,7 +114,7 @@ def score_masks(task: dict) -> dict:
         t0 = time.perf_counter()
         ntk_net.set_alive(mask)
         with _onednn(onednn, device):
-            kappas.append(float(ntk_condition_number(ntk_net, inputs)))
+            kappas.append(float(ntk_condition_number(ntk_net, inputs, bn=_KAPPA_BN[task.get("kappa", "exact")])))
         t1 = time.perf_counter()
         region_net.set_alive(mask)
         regions.append(float(count_linear_regions(region_net, crops, batch_size=task["region_batch"])))
@@ -190,6 +193,7 @@ def _round_tasks(space_name, config: SearchConfig, source: InputSource, round_in
             "batch": source.batch(round_index, r),
             "crops": source.crops(round_index, r),
             "region_batch": config.region_batch,
+            "kappa": config.kappa,
             "device": str(device),
         }
         for start in range(0, len(masks), chunk):
