@@ -32,19 +32,11 @@ DATA = SHARED / "data" / "cifar" / "cifar10_train_10k.npz"
 
 def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | None = None):
     """kappa[r][m], regions[r][m] and worker seconds for round 1's masks (full supernet first)."""
-    from tenas.search.prune import InputSource, SearchConfig, _round_tasks, score_masks
+    from tenas.search.prune import InputSource, SearchConfig, _round_tasks, prune_candidates, score_masks
     from tenas.spaces import get_space
 
-    space = get_space("nb201")
     config = SearchConfig(seed=seed, kappa=kappa, batch_size=batch)
-    alive = space.initial_alive()
-    candidates = [(t, e, k) for t in range(alive.shape[0]) for e in range(alive.shape[1])
-                  for k in range(alive.shape[2]) if alive[t, e, k]]
-    masks = [alive]
-    for t, e, k in candidates:
-        m = alive.copy()
-        m[t, e, k] = False
-        masks.append(m)
+    candidates, masks = prune_candidates(get_space("nb201").initial_alive())
     tasks, layout = _round_tasks("nb201", config, InputSource(dataset, config), 0, masks, "cpu", chunk=1)
     if first is not None:
         for task in tasks:

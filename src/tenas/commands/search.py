@@ -123,9 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if state_path.exists():
         saved = read_json(state_path)
         # settings added after a state file was written take their defaults (the behaviour it ran with)
-        defaults = vars_config(SearchConfig())
-        saved["config"] = {**{k: defaults[k] for k in config_dict.keys() & defaults.keys() - saved.get("config", {}).keys()},
-                           **saved.get("config", {})}
+        saved["config"] = {**vars_config(SearchConfig()), **saved.get("config", {})}
         if saved.get("config") != config_dict:
             diff = sorted(k for k in set(saved.get("config", {})) | set(config_dict)
                           if saved.get("config", {}).get(k) != config_dict.get(k))

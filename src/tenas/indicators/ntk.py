@@ -48,7 +48,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-__all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "row_threads",
+__all__ = ["ntk_condition_number", "ntk_matrix", "condition_number", "ntk_weights", "required_weights", "row_threads",
            "METHODS", "KERNELS", "BN_MODES"]
 
 METHODS = ("auto", "loop", "batched", "threads")
@@ -148,6 +148,17 @@ def forward(model: nn.Module, buffers: dict[str, torch.Tensor], inputs: torch.Te
 def ntk_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """The parameters TE-NAS differentiates: name contains ``"weight"`` and ``requires_grad``."""
     return [(name, p) for name, p in model.named_parameters() if "weight" in name and p.requires_grad]
+
+
+def required_weights(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """:func:`ntk_weights`, or a ``ValueError`` saying why there are none."""
+    weights = ntk_weights(model)
+    if not weights:
+        raise ValueError(
+            "the model has no parameter whose name contains 'weight' and that requires grad; "
+            "the NTK of TE-NAS is taken with respect to those"
+        )
+    return weights
 
 
 def row_threads(intra_op_threads: int) -> int:
@@ -271,12 +282,7 @@ def ntk_matrix(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum", m
         from tenas.indicators.ntk_fixed_bn import fixed_bn_ntk
 
         return fixed_bn_ntk(model, inputs, kernel=kernel)
-    weights = ntk_weights(model)
-    if not weights:
-        raise ValueError(
-            "the model has no parameter whose name contains 'weight' and that requires grad; "
-            "the NTK of TE-NAS is taken with respect to those"
-        )
+    weights = required_weights(model)
     from tenas._alloc import tune_allocator
 
     tune_allocator()

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from tenas.indicators.ntk import _gram64, check_inputs, forward, measuring, ntk_weights
+from tenas.indicators.ntk import _gram64, check_inputs, forward, measuring, required_weights
 
 __all__ = ["batch_statistics", "fixed_bn_ntk"]
 
@@ -71,10 +71,7 @@ def fixed_bn_ntk(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum")
     if missing:
         raise ValueError(f"bn='fixed' needs BatchNorm layers that track running statistics; {missing[0]!r} does "
                          "not (track_running_stats=False)")
-    weights = dict(ntk_weights(model))
-    if not weights:
-        raise ValueError("the model has no parameter whose name contains 'weight' and that requires grad; "
-                         "the NTK of TE-NAS is taken with respect to those")
+    weights = dict(required_weights(model))
     stats = batch_statistics(model, inputs)
     rest = {name: p.detach() for name, p in model.named_parameters() if name not in weights}
     n = inputs.shape[0]

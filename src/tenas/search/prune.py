@@ -275,6 +275,20 @@ def _score_candidates(kappa, regions):
     return d_k, d_r
 
 
+def prune_candidates(alive: np.ndarray) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
+    """A pruning round's candidates ``(cell type, edge, op)`` -- every alive op on an edge with more than one
+    -- and the masks to measure: ``alive`` itself first, then ``alive`` without each candidate."""
+    counts = alive.sum(axis=2)
+    candidates = [(t, e, k) for t in range(alive.shape[0]) for e in range(alive.shape[1]) if counts[t, e] > 1
+                  for k in range(alive.shape[2]) if alive[t, e, k]]
+    masks = [alive]
+    for t, e, k in candidates:
+        m = alive.copy()
+        m[t, e, k] = False
+        masks.append(m)
+    return candidates, masks
+
+
 def run_search(
     space,
     dataset,
@@ -311,19 +325,7 @@ def run_search(
             state.phase = "edges" if space.edge_groups() else "done"
             break
         round_index = len(state.rounds)
-        candidates = [
-            (t, e, k)
-            for t in range(alive.shape[0])
-            for e in range(alive.shape[1])
-            if counts[t, e] > 1
-            for k in range(alive.shape[2])
-            if alive[t, e, k]
-        ]
-        masks = [alive]
-        for t, e, k in candidates:
-            m = alive.copy()
-            m[t, e, k] = False
-            masks.append(m)
+        candidates, masks = prune_candidates(alive)
         label = f"round {round_index + 1}"
         kappa, regions, t_k, t_r = _evaluate(pool, space, config, source, round_index, masks, device, chunk, progress, label)
         d_k, d_r = _score_candidates(kappa, regions)
