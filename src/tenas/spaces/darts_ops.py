@@ -10,6 +10,10 @@ edges leaving the two cell inputs of a reduction cell have stride 2. Definitions
 - ``skip_connect``: identity, or :class:`FactorizedReduce` when the stride is 2;
 - ``none``: zeros of the output shape.
 
+The depthwise and pointwise convolutions are :class:`~tenas.spaces.matrix_conv.MatrixConv2d`: an
+``nn.Conv2d`` (same parameters and function) that computes the tiny inputs of TE-NAS' linear-region count
+(1,000 one-channel 3x3 crops per call) as one matrix product, ~2x faster for the count.
+
 One deliberate generalisation: :class:`FactorizedReduce` zero-pads its shifted path by one pixel
 (bottom/right) instead of cropping, as TE-NAS' version does. On even inputs (all DARTS evaluation
 networks) the result is identical to DARTS'; on odd inputs (TE-NAS' 3x3 linear-region crops) both paths
@@ -24,6 +28,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from tenas.spaces.matrix_conv import MatrixConv2d
 from tenas.spaces.ops import Identity, ReLUConvBN, Zero
 
 __all__ = ["OPS", "SepConv", "DilConv", "FactorizedReduce", "Identity", "Zero", "ReLUConvBN", "drop_path"]
@@ -35,8 +40,9 @@ class DilConv(nn.Sequential):
     def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, dilation: int):
         super().__init__(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel, stride=stride, padding=padding, dilation=dilation, groups=C_in, bias=False),
-            nn.Conv2d(C_in, C_out, 1, bias=False),
+            MatrixConv2d(C_in, C_in, kernel, stride=stride, padding=padding, dilation=dilation, groups=C_in,
+                         bias=False),
+            MatrixConv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out),
         )
 
