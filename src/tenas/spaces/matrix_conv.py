@@ -2,10 +2,10 @@
 
 TE-NAS counts linear regions on 3x3 crops, so the DARTS thin supernet convolves 1,000 one-channel 3x3 (and,
 after the reduction cell, 2x2) images per call, hundreds of calls per count. PyTorch's CPU convolution
-kernels take ~0.2-0.5 ms for each of these; yet on an image of ``H*W`` pixels and ``C_in`` channels a
-convolution is a linear map from ``C_in*H*W`` numbers to ``C_out*H'*W'``: a small matrix whose every entry is one of the weights or zero (gathered
-by an index computed from the geometry), after which the whole batch is one matrix product. Differentiable in input and weight; any stride,
-padding, dilation and groups.
+kernels take ~0.2-0.9 ms for each of these; yet on an image of ``H*W`` pixels and ``C_in`` channels a
+convolution is a linear map from ``C_in*H*W`` numbers to ``C_out*H'*W'``: a small matrix whose every entry is
+one of the weights or zero (gathered by an index computed from the geometry), after which the whole batch is
+one matrix product. Differentiable in input and weight; any stride, padding, dilation and groups.
 
 :class:`MatrixConv2d` is an ``nn.Conv2d`` (same parameters, state dict and hooks) that takes this path when
 the input is small (at most :data:`MAX_INPUTS` numbers per image) and the batch is larger than that, and is
@@ -45,8 +45,7 @@ def _matrix_index(conv: nn.Conv2d, h: int, w: int) -> tuple[np.ndarray, tuple[in
     return index, (ho_n, wo_n)
 
 
-def conv2d_as_matrix(conv: nn.Conv2d, x: torch.Tensor,
-                     cache: dict | None = None) -> torch.Tensor:
+def conv2d_as_matrix(conv: nn.Conv2d, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
     """``conv(x)`` for ``x`` of shape (N, C_in, H, W) (zero padding given as numbers), computed as
     ``x.flatten(1) @ M`` with ``M`` the convolution's matrix on H x W images, gathered from the weights.
     ``cache``: a dict that keeps the gather index per geometry between calls."""
