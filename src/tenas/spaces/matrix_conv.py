@@ -60,7 +60,7 @@ def conv2d_as_matrix(conv: nn.Conv2d, x: torch.Tensor, cache: dict | None = None
     index, (ho, wo) = found
     weights = torch.cat([conv.weight.reshape(-1), conv.weight.new_zeros(1)])
     matrix = weights[index]
-    out = x.reshape(n, c * h * w) @ matrix.to(x.dtype)
+    out = x.reshape(n, c * h * w) @ matrix
     out = out.reshape(n, conv.out_channels, ho, wo)
     if conv.bias is not None:
         out = out + conv.bias[:, None, None]
