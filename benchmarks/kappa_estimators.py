@@ -32,12 +32,19 @@ DATA = SHARED / "data" / "cifar" / "cifar10_train_10k.npz"
 
 def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | None = None):
     """kappa[r][m], regions[r][m] and worker seconds for round 1's masks (full supernet first)."""
-    from tenas.search.prune import InputSource, SearchConfig, _round_tasks, prune_candidates, score_masks
+    import functools
+
+    from tenas.search.objective import parse_objective
+    from tenas.search.protocols import get_protocol
+    from tenas.search.prune import InputSource, SearchConfig, _tasks, derive_seed, prune_candidates, score_masks
     from tenas.spaces import get_space
 
     config = SearchConfig(seed=seed, kappa=kappa, batch_size=batch)
     candidates, masks = prune_candidates(get_space("nb201").initial_alive())
-    tasks, layout = _round_tasks("nb201", config, InputSource(dataset, config), 0, masks, "cpu", chunk=1)
+    protocol = get_protocol("paper")
+    groups = protocol.groups(config, functools.partial(derive_seed, seed), 0, 0, len(candidates))
+    tasks, layout = _tasks("nb201", config, parse_objective("tenas"), InputSource(dataset, config), protocol, 0, groups,
+                           masks, "cpu", chunk=1)
     if first is not None:
         for task in tasks:
             task["batch"] = task["batch"][:first]
@@ -45,7 +52,8 @@ def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | No
     regions = np.full_like(kappa_v, np.nan)
     seconds = 0.0
     for i, res in pool.run(score_masks, tasks):
-        r, start = layout[i]
+        gi, (start,) = layout[i]
+        r = groups[gi].repeat
         kappa_v[r, start] = res["kappa"][0]
         regions[r, start] = res["regions"][0]
         seconds += res["t_kappa"]
@@ -53,10 +61,11 @@ def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | No
 
 
 def _pruned(candidates, kappa, regions) -> dict:
-    from tenas.search.prune import _score_candidates
-    from tenas.search.rank import choose_prunes, rank_candidates
+    from tenas.search.rank import choose_prunes, rank_candidates, relative_drop
 
-    d_k, d_r = _score_candidates(kappa, regions)
+    reps, m = kappa.shape
+    d_k = [float(np.mean([relative_drop(kappa[r, 0], kappa[r, j]) for r in range(reps)])) for j in range(1, m)]
+    d_r = [float(np.mean([relative_drop(regions[r, 0], regions[r, j]) for r in range(reps)])) for j in range(1, m)]
     ranked = rank_candidates(candidates, d_k, d_r, digits=3)
     chosen = choose_prunes(ranked, {(t, e): 1 for t, e, _ in candidates})
     return {c.edge: c.op for c in chosen}, np.asarray(d_k)

@@ -37,9 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune-number", type=_positive, default=None, help="ops pruned per edge per round (default 1; DARTS 3 / 2)")
     p.add_argument("--region-samples", type=_positive, default=3000,
                    help="3x3 crops for the linear-region count (default 3000, forwarded in chunks of 1000)")
-    p.add_argument("--init", choices=("kaiming", "once"), default="kaiming",
+    p.add_argument("--protocol", choices=("paper", "official"), default="paper",
+                   help="paper: the paper's text with common random numbers (default); official: what the official "
+                        "code computes (PyTorch's default weights, shared per round; a new batch and new crops per "
+                        "candidate and repeat; its rounding and ties; see tenas.search.protocols)")
+    p.add_argument("--objective", default="tenas",
+                   help="what the pruning rank-sums: tenas (kappa_N and R_N, default) or registered proxies joined by "
+                        "'+', e.g. ntk+regions+synflow (each proxy's relative change, in its own orientation)")
+    p.add_argument("--init", choices=("kaiming", "once"), default=None,
                    help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
-                        "once: drawn once per round and shared by the repeats (as the official launcher ends up doing)")
+                        "once: drawn once per round and shared by the repeats (--protocol paper only)")
     p.add_argument("--kappa", choices=("exact", "fixed-bn"), default="exact",
                    help="exact: TE-NAS' NTK, differentiated through BatchNorm's batch statistics (default); "
                         "fixed-bn: statistics held at the batch's values, per-sample gradients in one pass "
@@ -62,6 +69,18 @@ def _check_args(args: argparse.Namespace):
         raise UserError(f"unknown search space {args.space!r}; choose from {', '.join(DATASETS)}")
     if args.dataset not in DATASETS[args.space]:
         raise UserError(f"unknown dataset {args.dataset!r} for --space {args.space}; choose from {', '.join(DATASETS[args.space])}")
+    if args.protocol == "official":
+        clashes = [opt for opt, given in (("--init", args.init is not None), ("--kappa fixed-bn", args.kappa != "exact"))
+                   if given]
+        if clashes:
+            raise UserError(f"--protocol official fixes the weights and the kernel as the official code has them; "
+                            f"drop {' and '.join(clashes)}")
+    try:
+        from tenas.search.objective import parse_objective
+
+        parse_objective(args.objective)
+    except ValueError as e:
+        raise UserError(f"--objective: {e}") from None
     if args.device == "cuda":
         import torch
 
@@ -77,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from tenas.parallel.backends import make_pool
     from tenas.report.plots import plot_trajectory
     from tenas.report.results import atomic_write_json, read_json
-    from tenas.search.prune import SearchConfig, SearchState, evaluate_final, run_search
+    from tenas.search.prune import SearchConfig, SearchState, evaluate_stages, run_search, search_stages
     from tenas.spaces import get_space
 
     _check_args(args)
@@ -98,8 +117,10 @@ def run(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         batch_size=args.batch_size or batch,
         prune_number=args.prune_number or prune_number,
-        init=args.init,
+        init=args.init or "kaiming",
         kappa=args.kappa,
+        protocol=args.protocol,
+        objective=args.objective.strip(),
         region_samples=args.region_samples,
         region_batch=min(1000, args.region_samples),
         num_classes=NUM_CLASSES[args.dataset],
@@ -121,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     state = None
     if state_path.exists():
-        saved = read_json(state_path)
+        saved = _read_state(state_path)
         # settings added after a state file was written take their defaults (the behaviour it ran with)
         saved["config"] = {**vars_config(SearchConfig()), **saved.get("config", {})}
         if saved.get("config") != config_dict:
@@ -144,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
                            device=args.device)
         bars.close()
         alive = np.asarray(state.alive, dtype=bool)
-        final = evaluate_final(space, dataset, config, pool, alive, device=args.device)
+        stages = evaluate_stages(space, dataset, config, pool, search_stages(state), device=args.device)
     arch = space.genotype(alive)
     out.mkdir(parents=True, exist_ok=True)
     result = {
@@ -152,7 +173,8 @@ def run(args: argparse.Namespace) -> int:
         "benchmark": _benchmark(args.space, arch),
         "darts": _darts_extras(arch, args.dataset, out) if args.space == "darts" else None,
         "seconds": state.seconds,
-        "final": final,
+        "final": stages[-1],
+        "stages": stages,
         "rounds": state.rounds,
         "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend},
         "timing": {
@@ -166,6 +188,21 @@ def run(args: argparse.Namespace) -> int:
     plot_trajectory(result, out / "trajectory.png")
     _print_result(result, out)
     return 0
+
+
+def _read_state(path: Path) -> dict:
+    """A state file's contents, or one clear message when it is not a search's state."""
+    from tenas.cli import UserError
+    from tenas.report.results import read_json
+
+    try:
+        saved = read_json(path)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable search state ({e}); remove it or pass --force to start again") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config", {}), dict) or "alive" not in saved:
+        raise UserError(f"{path} is not a search state (expected a JSON object with 'config', 'alive' and 'rounds'); "
+                        "remove it or pass --force to start again")
+    return saved
 
 
 def vars_config(config) -> dict:

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["kaiming_init_", "repeat_indicator", "repeat_seed"]
+__all__ = ["kaiming_init_", "default_init_", "init_weights_", "repeat_indicator", "repeat_seed"]
 
 _WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -44,6 +46,58 @@ def kaiming_init_(model: nn.Module, mode: str = "fan_out", generator: torch.Gene
             m.weight.fill_(1.0)
             m.bias.zero_()
     return model
+
+
+@torch.no_grad()
+def default_init_(model: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Re-draw PyTorch's own default initialisation in place (what a freshly built network has); returns it.
+
+    The same values as calling ``reset_parameters()`` on every module in ``model.modules()`` order after
+    ``torch.manual_seed``, but drawn from ``generator``:
+
+    * ``Conv1d/2d/3d`` and ``Linear``: weight ``kaiming_uniform_(a=sqrt(5))`` (uniform in +-1/sqrt(fan_in)),
+      bias uniform in +-1/sqrt(fan_in);
+    * BatchNorm: running statistics reset (mean 0, variance 1, no batches), affine weight 1, bias 0.
+
+    This is the weight distribution the official TE-NAS code measures, since its launcher's ``--init`` never
+    matches a re-initialisation branch. Values are drawn on the CPU in float32 and copied to each tensor.
+    """
+    for m in model.modules():
+        if isinstance(m, _WEIGHTED):
+            w = m.weight
+            draw = torch.empty(w.shape, dtype=torch.float32)
+            nn.init.kaiming_uniform_(draw, a=math.sqrt(5), generator=generator)
+            w.copy_(draw)
+            if m.bias is not None:
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(w)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                draw = torch.empty(m.bias.shape, dtype=torch.float32)
+                nn.init.uniform_(draw, -bound, bound, generator=generator)
+                m.bias.copy_(draw)
+        elif isinstance(m, _BatchNorm):
+            if m.track_running_stats:
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+                m.num_batches_tracked.zero_()
+            if m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+    return model
+
+
+#: ``init_weights_`` kinds.
+INIT_KINDS = ("kaiming", "default")
+
+
+def init_weights_(model: nn.Module, kind: str, seed: int, mode: str = "fan_out") -> nn.Module:
+    """Initialise ``model`` in place from a generator seeded ``seed``: ``kind`` ``"kaiming"`` (Kaiming normal,
+    ``mode``) or ``"default"`` (PyTorch's own, :func:`default_init_`)."""
+    g = torch.Generator().manual_seed(int(seed))
+    if kind == "kaiming":
+        return kaiming_init_(model, mode=mode, generator=g)
+    if kind == "default":
+        return default_init_(model, generator=g)
+    raise ValueError(f"unknown initialisation {kind!r}; choose from {', '.join(INIT_KINDS)}")
 
 
 def repeat_seed(seed: int, repeat: int) -> int:

@@ -5,10 +5,11 @@ that op; ``d_kappa`` and ``d_regions`` are means over ``repeats`` re-initialisat
 prune the lowest sum on each edge (:mod:`tenas.search.rank`). Stop when every edge has one op; then, for
 spaces with edge groups (DARTS), keep the best 2 input edges per node the same way.
 
-Common random numbers: within one repeat of one round, the full supernet and every candidate share the
-same weights and inputs, and kappa/R of the full supernet are computed once. All randomness is derived
-from ``(seed, round, repeat)`` so any backend or worker gives the same numbers, and a run resumes from its
-last finished round with the same result.
+Which weights, batch and crops each measurement sees is the protocol's (:mod:`tenas.search.protocols`: the
+paper's common random numbers by default, or what the official code computes); what is ranked is the
+objective's (:mod:`tenas.search.objective`: TE-NAS' kappa_N and R_N by default, or any registered proxies).
+All randomness is derived from ``(seed, round, repeat[, candidate])`` so any backend or worker gives the same
+numbers, and a run resumes from its last finished round with the same result.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tenas.search.rank import choose_prunes, rank_candidates, relative_drop
+from tenas.search.objective import Objective, parse_objective
+from tenas.search.protocols import Group, get_protocol
+from tenas.search.rank import choose_prunes, rank_objective, relative_drop
 
 #: ``SearchConfig.kappa`` -> the ``bn`` mode of :func:`tenas.indicators.ntk.ntk_condition_number`.
 _KAPPA_BN = {"exact": "batch", "fixed-bn": "fixed"}
@@ -46,13 +49,17 @@ class SearchConfig:
     precision: int = 3
     init: str = "kaiming"  # "kaiming": re-drawn per repeat (paper); "once": drawn once per round
     kappa: str = "exact"  # "exact": TE-NAS' NTK; "fixed-bn": BatchNorm statistics held fixed (estimator)
+    protocol: str = "paper"  # "paper" (the text, common random numbers) or "official" (the official code's)
+    objective: str = "tenas"  # what is rank-summed: "tenas" (kappa_N, R_N) or proxies joined by "+"
     num_classes: int = 10
     space_options: dict = field(default_factory=dict)
 
 
-def derive_seed(seed: int, round_index: int, repeat: int, purpose: str) -> int:
-    """A 63-bit seed from (seed, round, repeat, purpose), independent of process and worker."""
+def derive_seed(seed: int, round_index: int, repeat: int, purpose: str, unit: int | None = None) -> int:
+    """A 63-bit seed from (seed, round, repeat, purpose[, unit]), independent of process and worker."""
     words = [int(seed) & 0xFFFFFFFF, (int(seed) >> 32) & 0xFFFFFFFF, round_index, repeat, _PURPOSE[purpose]]
+    if unit is not None:
+        words.append(int(unit) + 1)
     return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
 
 
@@ -89,25 +96,30 @@ def _onednn(enabled: bool, device: torch.device) -> Iterator[None]:
 # one task: score a list of alive masks with shared weights and inputs (runs in a worker)
 # --------------------------------------------------------------------------------------------------
 def score_masks(task: dict) -> dict:
-    """kappa_N and R_N for each mask in ``task["masks"]`` with the task's weights and inputs.
+    """kappa_N and R_N (and any extra proxies) for each mask in ``task["masks"]`` with the task's weights and inputs.
 
-    A task is a plain dict (picklable, backend-independent): space name/options, num_classes, the init
-    seeds, the NTK batch, the region crops, the masks, device.
+    A task is a plain dict (picklable, backend-independent): space name/options, num_classes, the weights
+    (``ntk_init`` / ``region_init``: kind and seed, see :func:`tenas.indicators.init.init_weights_`), the NTK
+    batch (and its ``labels``), the region crops, the masks, the extra ``proxies``, device.
     """
-    from tenas.indicators.init import kaiming_init_
+    import copy
+
+    from tenas.indicators.init import init_weights_
     from tenas.indicators.ntk import ntk_condition_number
     from tenas.indicators.regions import count_linear_regions
 
     device = torch.device(task.get("device", "cpu"))
     options = tuple(sorted(task.get("space_options", {}).items()))
     ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
-    kaiming_init_(ntk_net, mode="fan_out", generator=_generator(task["ntk_init_seed"]))
-    kaiming_init_(region_net, mode="fan_in", generator=_generator(task["region_init_seed"]))
+    init_weights_(ntk_net, *task["ntk_init"], mode="fan_out")
+    init_weights_(region_net, *task["region_init"], mode="fan_in")
     ntk_net.to(device)
     region_net.to(device)
     inputs = torch.as_tensor(task["batch"]).to(device)
     crops = torch.as_tensor(task["crops"]).to(device)
-    kappas, regions = [], []
+    proxies = list(task.get("proxies", ()))
+    labels = torch.as_tensor(task["labels"]).to(device) if proxies else None
+    kappas, regions, extra = [], [], {name: [] for name in proxies}
     t_kappa = t_regions = 0.0
     for mask in task["masks"]:
         mask = np.asarray(mask, dtype=bool)
@@ -121,7 +133,19 @@ def score_masks(task: dict) -> dict:
         t2 = time.perf_counter()
         t_kappa += t1 - t0
         t_regions += t2 - t1
-    return {"kappa": kappas, "regions": regions, "t_kappa": t_kappa, "t_regions": t_regions}
+        for name in proxies:
+            extra[name].append(_proxy_value(name, copy.deepcopy(ntk_net), inputs, labels))
+    return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
+
+
+def _proxy_value(name: str, model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
+    """A registered proxy on the masked NTK supernet (a copy: proxies may change weights); NaN if it fails."""
+    from tenas.indicators.registry import compute_proxy
+
+    try:
+        return float(compute_proxy(name, model, inputs, labels).raw)
+    except Exception:  # a failed proxy is a defined value, never an aborted search
+        return float("nan")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -161,95 +185,173 @@ class InputSource:
                 f"--batch-size {config.batch_size} is larger than the data ({len(dataset.y)} images in {dataset.source})"
             )
 
-    def batch(self, round_index: int, repeat: int) -> np.ndarray:
-        seed = derive_seed(self._config.seed, round_index, repeat, "batch")
-        x, _ = self._sample_batch(self._dataset, self._config.batch_size, _generator(seed), augment=True)
-        return x.numpy()
+    def batch(self, round_index: int, repeat: int, unit: int | None = None) -> np.ndarray:
+        """The NTK batch of (round, repeat[, candidate]): augmented, normalised, distinct images."""
+        return self.labelled_batch(round_index, repeat, unit)[0]
 
-    def crops(self, round_index: int, repeat: int) -> np.ndarray:
+    def labelled_batch(self, round_index: int, repeat: int, unit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`batch` and its labels."""
+        seed = derive_seed(self._config.seed, round_index, repeat, "batch", unit)
+        x, y = self._sample_batch(self._dataset, self._config.batch_size, _generator(seed), augment=True)
+        return x.numpy(), y.numpy()
+
+    def crops(self, round_index: int, repeat: int, unit: int | None = None, distinct: bool = False) -> np.ndarray:
+        """The region crops of (round, repeat[, candidate]). ``distinct``: as the official loader draws them,
+        each chunk of ``region_batch`` crops from as many distinct images (one random channel and position
+        each); otherwise from random images drawn with replacement."""
         from tenas.indicators.crops import random_crops
 
         cfg = self._config
-        g = _generator(derive_seed(cfg.seed, round_index, repeat, "crop_images"))
+        if distinct:
+            return self._distinct_crops(_generator(derive_seed(cfg.seed, round_index, repeat, "crops", unit)))
+        g = _generator(derive_seed(cfg.seed, round_index, repeat, "crop_images", unit))
         n_img = len(self._dataset.y)
         idx = torch.randint(n_img, (min(n_img, cfg.region_samples),), generator=g).numpy()
         images = self._to_tensor(self._dataset.x[np.sort(idx)], self._dataset.name)
-        g2 = _generator(derive_seed(cfg.seed, round_index, repeat, "crops"))
+        g2 = _generator(derive_seed(cfg.seed, round_index, repeat, "crops", unit))
         return random_crops(images, n=cfg.region_samples, size=3, generator=g2).numpy()
 
+    def _distinct_crops(self, g: torch.Generator) -> np.ndarray:
+        cfg = self._config
+        n_img = len(self._dataset.y)
+        chunks, left = [], cfg.region_samples
+        while left > 0:
+            take = min(cfg.region_batch, left, n_img)
+            idx = torch.randperm(n_img, generator=g)[:take].numpy()
+            images = self._to_tensor(self._dataset.x[idx], self._dataset.name)
+            n, c, h, w = images.shape
+            ch = torch.randint(c, (n,), generator=g)
+            top = torch.randint(h - 2, (n,), generator=g)
+            left_ = torch.randint(w - 2, (n,), generator=g)
+            offs = torch.arange(3)
+            rows = (top[:, None] + offs)[:, :, None]
+            cols = (left_[:, None] + offs)[:, None, :]
+            chunks.append(images[torch.arange(n)[:, None, None], ch[:, None, None], rows, cols].unsqueeze(1))
+            left -= take
+        return torch.cat(chunks).contiguous().numpy()
 
-def _round_tasks(space_name, config: SearchConfig, source: InputSource, round_index: int, masks: list, device, chunk: int):
-    """Tasks of one round: per repeat, the masks (full first) split into chunks."""
+
+@dataclass
+class Measured:
+    """One round's measurements: per term, the supernet's and each candidate's value, shape (repeats, candidates).
+
+    Under the paper's protocol the supernet column repeats one value per repeat; under the official one
+    every (candidate, repeat) has its own supernet measurement.
+    """
+
+    full: dict
+    cand: dict
+    t_kappa: float = 0.0
+    t_regions: float = 0.0
+
+
+def _tasks(space_name, config: SearchConfig, objective: Objective, source: InputSource, protocol, round_index: int,
+           groups: list[Group], masks: list, device, chunk: int):
+    """Tasks of one round: each group's masks (the supernet first, then its candidates) in chunks."""
     tasks, layout = [], []
-    for r in range(config.repeats):
-        init_round = 0 if config.init == "once" else round_index
-        init_repeat = 0 if config.init == "once" else r
+    for gi, g in enumerate(groups):
+        batch, labels = source.labelled_batch(round_index, g.repeat, g.unit)
         common = {
             "space": space_name,
             "space_options": config.space_options,
             "num_classes": config.num_classes,
-            "ntk_init_seed": derive_seed(config.seed, init_round, init_repeat, "ntk_init"),
-            "region_init_seed": derive_seed(config.seed, init_round, init_repeat, "region_init"),
-            "batch": source.batch(round_index, r),
-            "crops": source.crops(round_index, r),
+            "ntk_init": g.ntk_init,
+            "region_init": g.region_init,
+            "batch": batch,
+            "crops": source.crops(round_index, g.repeat, g.unit, distinct=protocol.distinct_crops),
             "region_batch": config.region_batch,
             "kappa": config.kappa,
             "device": str(device),
         }
-        for start in range(0, len(masks), chunk):
-            tasks.append({**common, "masks": [m.tolist() for m in masks[start : start + chunk]]})
-            layout.append((r, start))
+        if objective.extra:
+            common.update(proxies=list(objective.extra), labels=labels)
+        cols = [0] + [j + 1 for j in g.candidates]
+        for start in range(0, len(cols), chunk):
+            tasks.append({**common, "masks": [np.asarray(masks[c]).tolist() for c in cols[start : start + chunk]]})
+            layout.append((gi, cols[start : start + chunk]))
     return tasks, layout
 
 
-def _evaluate(pool, space, config, source, round_index, masks, device, chunk, progress, label):
-    """kappa[r][m], regions[r][m] for every repeat r and mask m, plus worker seconds."""
-    tasks, layout = _round_tasks(space.name, config, source, round_index, masks, device, chunk)
-    kappa = np.full((config.repeats, len(masks)), np.nan)
-    regions = np.full((config.repeats, len(masks)), np.nan)
+def _evaluate(pool, space, config, objective, protocol, source, round_index, weights_round, masks, device, chunk,
+              progress, label) -> Measured:
+    """Every term's value for the supernet and each candidate of a round, per repeat."""
+    n_cand = len(masks) - 1
+    groups = protocol.groups(config, functools.partial(derive_seed, config.seed), round_index, weights_round, n_cand)
+    tasks, layout = _tasks(space.name, config, objective, source, protocol, round_index, groups, masks, device, chunk)
+    names = ("ntk", "regions") + objective.extra
+    values: list[dict] = [{n: {} for n in names} for _ in groups]
     t_k = t_r = 0.0
+    total = sum(len(cols) for _, cols in layout)
     done = 0
-    progress(label, 0, len(masks) * config.repeats)
+    progress(label, 0, total)
     for i, res in pool.run(score_masks, tasks):
-        r, start = layout[i]
-        n = len(res["kappa"])
-        kappa[r, start : start + n] = res["kappa"]
-        regions[r, start : start + n] = res["regions"]
+        gi, cols = layout[i]
+        got = {"ntk": res["kappa"], "regions": res["regions"], **res.get("extra", {})}
+        for n in names:
+            values[gi][n].update(zip(cols, got[n]))
         t_k += res["t_kappa"]
         t_r += res["t_regions"]
-        done += n
-        progress(label, done, len(masks) * config.repeats)
-    return kappa, regions, t_k, t_r
+        done += len(cols)
+        progress(label, done, total)
+    full = {n: np.full((config.repeats, n_cand), np.nan) for n in names}
+    cand = {n: np.full((config.repeats, n_cand), np.nan) for n in names}
+    for g, vals in zip(groups, values):
+        for n in names:
+            for j in g.candidates:
+                full[n][g.repeat, j] = vals[n][0]
+                cand[n][g.repeat, j] = vals[n][j + 1]
+    return Measured(full, cand, t_k, t_r)
 
 
-def _round_record(space, label, alive, candidates, kappa, regions, ranked, chosen, kind) -> dict:
+def _supernet_repeats(full: np.ndarray) -> np.ndarray:
+    """The supernet's value per repeat: its one measurement (paper), or the mean over the candidates'
+    measurements of it (official: one per candidate)."""
+    if full.shape[1] == 0 or (full == full[:, :1]).all() or np.isnan(full).all():
+        return full[:, 0] if full.shape[1] else np.full(full.shape[0], np.nan)
+    return np.asarray([_mean_or_inf(row) for row in full])
+
+
+def _round_record(space, label, alive, candidates, measured: Measured, ranked, chosen, kind) -> dict:
     cand_records = []
     by_key = {(r.cell_type, r.edge, r.op): r for r in ranked}
+    kappa, regions = measured.cand["ntk"], measured.cand["regions"]
+    per_candidate_full = not (measured.full["ntk"] == measured.full["ntk"][:, :1]).all()
     for j, (t, e, k) in enumerate(candidates):
         rk = by_key[(t, e, k)]
-        cand_records.append(
-            {
-                "cell_type": space.cell_types[t],
-                "edge": e,
-                "edge_label": space.edge_label(t, e),
-                "op": space.op_names[k],
-                "kappa": kappa[:, j + 1].tolist(),
-                "regions": regions[:, j + 1].tolist(),
-                "d_kappa": rk.d_kappa,
-                "d_regions": rk.d_regions,
-                "kappa_rank": rk.kappa_rank,
-                "regions_rank": rk.regions_rank,
-                "rank_sum": rk.rank_sum,
-                "pruned": any((c.cell_type, c.edge, c.op) == (t, e, k) for c in chosen),
-            }
-        )
+        rec = {
+            "cell_type": space.cell_types[t],
+            "edge": e,
+            "edge_label": space.edge_label(t, e),
+            "op": space.op_names[k],
+            "kappa": kappa[:, j].tolist(),
+            "regions": regions[:, j].tolist(),
+            "d_kappa": rk.d_kappa,
+            "d_regions": rk.d_regions,
+            "kappa_rank": rk.kappa_rank,
+            "regions_rank": rk.regions_rank,
+            "rank_sum": rk.rank_sum,
+            "pruned": any((c.cell_type, c.edge, c.op) == (t, e, k) for c in chosen),
+        }
+        if per_candidate_full:  # the supernet measured again on this candidate's inputs
+            rec["supernet_kappa"] = measured.full["ntk"][:, j].tolist()
+            rec["supernet_regions"] = measured.full["regions"][:, j].tolist()
+        for name in measured.cand:
+            if name not in ("ntk", "regions"):
+                rec.setdefault("proxies", {})[name] = {"supernet": measured.full[name][:, j].tolist(),
+                                                       "without": measured.cand[name][:, j].tolist()}
+        if set(rk.ranks) != {"ntk", "regions"}:
+            rec["deltas"], rec["ranks"] = dict(rk.deltas), dict(rk.ranks)
+        cand_records.append(rec)
+    sk, sr = _supernet_repeats(measured.full["ntk"]), _supernet_repeats(measured.full["regions"])
+    everything = np.concatenate([measured.full["ntk"].ravel(), kappa.ravel()]) if per_candidate_full else \
+        np.concatenate([sk, kappa.ravel()])
     return {
         "label": label,
         "kind": kind,
-        "supernet_kappa": _mean_or_inf(kappa[:, 0]),
-        "supernet_kappa_repeats": kappa[:, 0].tolist(),
-        "supernet_regions": float(regions[:, 0].mean()),
-        "supernet_regions_repeats": regions[:, 0].tolist(),
+        "supernet_kappa": _mean_or_inf(sk),
+        "supernet_kappa_repeats": sk.tolist(),
+        "supernet_regions": float(np.mean(sr)),
+        "supernet_regions_repeats": sr.tolist(),
         "alive_before": np.asarray(alive).astype(int).tolist(),
         "candidates": cand_records,
         "pruned": [
@@ -257,7 +359,7 @@ def _round_record(space, label, alive, candidates, kappa, regions, ranked, chose
              "op": space.op_names[c.op]}
             for c in chosen
         ],
-        "non_finite_kappa": int((~np.isfinite(kappa)).sum()),
+        "non_finite_kappa": int((~np.isfinite(everything)).sum()),
     }
 
 
@@ -267,12 +369,15 @@ def _mean_or_inf(values: np.ndarray) -> float:
     return float(values.mean()) if np.isfinite(values).all() else float("inf")
 
 
-def _score_candidates(kappa, regions):
-    """Mean over repeats of the relative drops of kappa and R for every candidate column (1..)."""
-    reps, m = kappa.shape
-    d_k = [float(np.mean([relative_drop(kappa[r, 0], kappa[r, j]) for r in range(reps)])) for j in range(1, m)]
-    d_r = [float(np.mean([relative_drop(regions[r, 0], regions[r, j]) for r in range(reps)])) for j in range(1, m)]
-    return d_k, d_r
+def _rank(candidates, measured: Measured, objective: Objective, protocol, config: SearchConfig):
+    """Each term's mean relative change per candidate (each repeat's change as the protocol takes it), ranked."""
+    reps = config.repeats
+    deltas = {}
+    for name in objective.terms:
+        full, cand = measured.full[name], measured.cand[name]
+        deltas[name] = [float(np.mean([protocol.repeat_change(relative_drop(full[r, j], cand[r, j]), config)
+                                       for r in range(reps)])) for j in range(len(candidates))]
+    return rank_objective(candidates, deltas, objective.higher_is_better, digits=config.precision, ties=protocol.ties)
 
 
 def prune_candidates(alive: np.ndarray) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
@@ -305,6 +410,7 @@ def run_search(
     progress = progress or (lambda *a: None)
     on_round = on_round or (lambda s: None)
     source = InputSource(dataset, config)
+    protocol, objective = get_protocol(config.protocol), parse_objective(config.objective)
     if state is None:
         state = SearchState(config=asdict(config), alive=space.initial_alive().astype(int).tolist())
     t_start = time.perf_counter() - state.seconds
@@ -327,15 +433,16 @@ def run_search(
         round_index = len(state.rounds)
         candidates, masks = prune_candidates(alive)
         label = f"round {round_index + 1}"
-        kappa, regions, t_k, t_r = _evaluate(pool, space, config, source, round_index, masks, device, chunk, progress, label)
-        d_k, d_r = _score_candidates(kappa, regions)
-        ranked = rank_candidates(candidates, d_k, d_r, digits=config.precision)
+        measured = _evaluate(pool, space, config, objective, protocol, source, round_index, round_index, masks, device,
+                             chunk, progress, label)
+        ranked = _rank(candidates, measured, objective, protocol, config)
         quota = {(t, e): min(config.prune_number, int(counts[t, e]) - 1) for t, e in {(c[0], c[1]) for c in candidates}}
         chosen = choose_prunes(ranked, quota)
         new_alive = alive.copy()
         for c in chosen:
             new_alive[c.cell_type, c.edge, c.op] = False
-        finish_round(_round_record(space, label, alive, candidates, kappa, regions, ranked, chosen, "prune"), new_alive, t_k, t_r)
+        finish_round(_round_record(space, label, alive, candidates, measured, ranked, chosen, "prune"), new_alive,
+                     measured.t_kappa, measured.t_regions)
 
     # phase 2 (DARTS): per node keep the 2 input edges whose removal hurts most
     while state.phase == "edges":
@@ -361,28 +468,53 @@ def run_search(
             m[tt, e, :] = False
             masks.append(m)
         label = f"edges {space.cell_types[t]} node {g + 2}"
-        kappa, regions, t_k, t_r = _evaluate(pool, space, config, source, round_index, masks, device, chunk, progress, label)
-        d_k, d_r = _score_candidates(kappa, regions)
-        ranked = rank_candidates(candidates, d_k, d_r, digits=config.precision)
+        # the official code builds one NTK supernet for the whole edge-selection phase
+        weights_round = next(i for i, rec in enumerate(state.rounds) if rec["kind"] == "edges") \
+            if any(rec["kind"] == "edges" for rec in state.rounds) else round_index
+        measured = _evaluate(pool, space, config, objective, protocol, source, round_index, weights_round, masks, device,
+                             chunk, progress, label)
+        ranked = _rank(candidates, measured, objective, protocol, config)
         chosen = list(ranked[: len(live) - 2])  # lowest rank sums go; the 2 highest stay
         new_alive = alive.copy()
         for c in chosen:
             new_alive[c.cell_type, c.edge, :] = False
-        finish_round(_round_record(space, label, alive, candidates, kappa, regions, ranked, chosen, "edges"), new_alive, t_k, t_r)
+        finish_round(_round_record(space, label, alive, candidates, measured, ranked, chosen, "edges"), new_alive,
+                     measured.t_kappa, measured.t_regions)
 
     state.seconds = time.perf_counter() - t_start
     return state
 
 
-def evaluate_final(space, dataset, config: SearchConfig, pool, alive: np.ndarray, device: str = "cpu") -> dict:
-    """kappa_N and R_N of the final network (means over repeats), the last point of the trajectory."""
+def search_stages(state: SearchState) -> list[tuple[str, np.ndarray]]:
+    """The search path: (label, alive mask) of the supernet, after every round, and the found network."""
+    stages = []
+    for i, rec in enumerate(state.rounds):
+        stages.append(("supernet" if i == 0 else f"after {state.rounds[i - 1]['label']}", np.asarray(rec["alive_before"], bool)))
+    stages.append(("found", np.asarray(state.alive, bool)))
+    return stages
+
+
+def evaluate_stages(space, dataset, config: SearchConfig, pool, stages: list[tuple[str, np.ndarray]],
+                    device: str = "cpu") -> list[dict]:
+    """kappa_N and R_N of every stage of the search path, all measured with the same weights, NTK batch and crops
+    per repeat (their own random stream), so that the path shows the pruning, not the draws."""
+    protocol = get_protocol(config.protocol)
     source = InputSource(dataset, config)
-    round_index = 10_000  # its own random stream
-    kappa, regions, _, _ = _evaluate(pool, space, config, source, round_index, [np.asarray(alive, bool)], device, 1,
-                                     lambda *a: None, "final")
-    return {
-        "kappa": _mean_or_inf(kappa[:, 0]),
-        "kappa_repeats": kappa[:, 0].tolist(),
-        "regions": float(regions[:, 0].mean()),
-        "regions_repeats": regions[:, 0].tolist(),
-    }
+    derive = functools.partial(derive_seed, config.seed)
+    round_index = 10_000
+    tasks = []
+    for r in range(config.repeats):
+        ntk_init, region_init = protocol.stage_inits(config, derive, r)
+        tasks.append({
+            "space": space.name, "space_options": config.space_options, "num_classes": config.num_classes,
+            "ntk_init": ntk_init, "region_init": region_init, "batch": source.batch(round_index, r),
+            "crops": source.crops(round_index, r, distinct=protocol.distinct_crops), "region_batch": config.region_batch,
+            "kappa": config.kappa, "device": str(device), "masks": [np.asarray(m).tolist() for _, m in stages],
+        })
+    kappa = np.full((config.repeats, len(stages)), np.nan)
+    regions = np.full((config.repeats, len(stages)), np.nan)
+    for i, res in pool.run(score_masks, tasks):
+        kappa[i], regions[i] = res["kappa"], res["regions"]
+    return [{"label": label, "kappa": _mean_or_inf(kappa[:, s]), "kappa_repeats": kappa[:, s].tolist(),
+             "regions": float(regions[:, s].mean()), "regions_repeats": regions[:, s].tolist()}
+            for s, (label, _) in enumerate(stages)]

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def relative_drop(full: float, without: float) -> float:
-    """``(full - without) / full`` with a defined value for non-finite inputs.
+    """``(full - without) / |full|`` (``/ full`` for the positive kappa and R) with a defined value for non-finite inputs.
 
     - both finite, ``full != 0``: the plain ratio;
     - ``without`` is inf or NaN (removing the op breaks the measure) while ``full`` is finite: ``-inf``
@@ -31,7 +31,7 @@ def relative_drop(full: float, without: float) -> float:
     """
     f_ok, w_ok = math.isfinite(full), math.isfinite(without)
     if f_ok and w_ok:
-        return 0.0 if full == 0 else (full - without) / full
+        return 0.0 if full == 0 else (full - without) / abs(full)
     if f_ok and not w_ok:
         return -math.inf
     if w_ok and not f_ok:
@@ -56,21 +56,103 @@ def dense_rank(values: Sequence[float], descending: bool, digits: int = 3) -> li
     return [position[k] for k in keys]
 
 
+def round_to_official(x: float, digits: int = 3) -> float:
+    """TE-NAS' ``round_to``: ``digits`` significant digits of ``|x| + 1e-8`` with x's sign (sort key only).
+
+    Non-finite values are returned unchanged (the official code would raise on them).
+    """
+    if x == 0 or not math.isfinite(x):
+        return x
+    sign = 1.0 if x > 0 else -1.0
+    number = abs(x) + 1e-8
+    power = math.floor(math.log(number, 10)) + 1
+    return sign * round(number * 10 ** (-power), digits) * 10 ** power
+
+
+def official_rank(values: Sequence[float], descending: bool, digits: int = 3) -> list[int]:
+    """Ranks as the official code gives them: sort (stably) by :func:`round_to_official`, then walk the sorted
+    list and add one to the rank whenever a value differs *exactly* from the one before it."""
+    order = sorted(range(len(values)), key=lambda i: _nan_last(round_to_official(values[i], digits)), reverse=descending)
+    ranks = [0] * len(values)
+    for pos, i in enumerate(order):
+        if pos:
+            prev = order[pos - 1]
+            same = values[i] == values[prev] or (math.isnan(values[i]) and math.isnan(values[prev]))
+            ranks[i] = ranks[prev] if same else ranks[prev] + 1
+    return ranks
+
+
+def _nan_last(x: float) -> float:
+    return -math.inf if math.isnan(x) else x
+
+
+#: How ties are decided: "rounded" (values equal at ``digits`` significant digits share a dense rank) or
+#: "official" (:func:`official_rank`).
+TIES = ("rounded", "official")
+
+
 @dataclass(frozen=True)
 class Ranked:
-    """One candidate (cell type, edge, op) with its scores and ranks."""
+    """One candidate (cell type, edge, op) with its score change and rank under each objective term."""
 
     cell_type: int
     edge: int
     op: int
-    d_kappa: float
-    d_regions: float
-    kappa_rank: int
-    regions_rank: int
+    deltas: dict = field(default_factory=dict)  # term name -> mean relative change
+    ranks: dict = field(default_factory=dict)  # term name -> rank (0 = pruned first)
 
     @property
     def rank_sum(self) -> int:
-        return self.kappa_rank + self.regions_rank
+        return int(sum(self.ranks.values()))
+
+    @property
+    def d_kappa(self) -> float:
+        return float(self.deltas.get("ntk", math.nan))
+
+    @property
+    def d_regions(self) -> float:
+        return float(self.deltas.get("regions", math.nan))
+
+    @property
+    def kappa_rank(self) -> int:
+        return int(self.ranks.get("ntk", 0))
+
+    @property
+    def regions_rank(self) -> int:
+        return int(self.ranks.get("regions", 0))
+
+
+def rank_objective(
+    candidates: Sequence[tuple[int, int, int]],
+    deltas: dict[str, Sequence[float]],
+    higher_is_better: dict[str, bool],
+    digits: int = 3,
+    ties: str = "rounded",
+) -> list[Ranked]:
+    """Rank every candidate under each term and sort by the rank sum (TE-NAS' rule for any proxies).
+
+    ``deltas[name][j]`` is the relative change ``(full - without) / |full|`` of term ``name`` when candidate
+    ``j`` is removed. A term where lower is better (kappa_N) ranks large changes first (removing the op
+    improves it most); a term where higher is better (R_N, most proxies) ranks small changes first (removing the
+    op costs least). The list is sorted by rank sum, then by the first term's rank, then by position.
+    """
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {TIES}, got {ties!r}")
+    if not deltas:
+        raise ValueError("an objective needs at least one term")
+    for name, values in deltas.items():
+        if len(values) != len(candidates):
+            raise ValueError(f"term {name!r} has {len(values)} values for {len(candidates)} candidates")
+    rank = official_rank if ties == "official" else dense_rank
+    ranks = {name: rank([float(v) for v in values], not higher_is_better[name], digits)
+             for name, values in deltas.items()}
+    first = next(iter(deltas))
+    ranked = [
+        Ranked(c[0], c[1], c[2], {n: float(deltas[n][j]) for n in deltas}, {n: ranks[n][j] for n in deltas})
+        for j, c in enumerate(candidates)
+    ]
+    ranked.sort(key=lambda r: (r.rank_sum, r.ranks[first], r.cell_type, r.edge, r.op))
+    return ranked
 
 
 def rank_candidates(
@@ -78,18 +160,13 @@ def rank_candidates(
     d_kappa: Sequence[float],
     d_regions: Sequence[float],
     digits: int = 3,
+    ties: str = "rounded",
 ) -> list[Ranked]:
-    """Rank every candidate by d_kappa (descending) and d_regions (ascending); sorted by rank sum."""
+    """TE-NAS' ranking: d_kappa (descending) and d_regions (ascending); sorted by rank sum."""
     if not (len(candidates) == len(d_kappa) == len(d_regions)):
         raise ValueError("candidates, d_kappa and d_regions must have the same length")
-    k_rank = dense_rank(d_kappa, descending=True, digits=digits)
-    r_rank = dense_rank(d_regions, descending=False, digits=digits)
-    ranked = [
-        Ranked(c[0], c[1], c[2], float(dk), float(dr), kr, rr)
-        for c, dk, dr, kr, rr in zip(candidates, d_kappa, d_regions, k_rank, r_rank)
-    ]
-    ranked.sort(key=lambda r: (r.rank_sum, r.kappa_rank, r.cell_type, r.edge, r.op))
-    return ranked
+    return rank_objective(candidates, {"ntk": d_kappa, "regions": d_regions}, {"ntk": False, "regions": True},
+                          digits=digits, ties=ties)
 
 
 def choose_prunes(ranked: Sequence[Ranked], prune_number: dict[tuple[int, int], int]) -> list[Ranked]:
