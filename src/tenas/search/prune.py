@@ -102,8 +102,6 @@ def score_masks(task: dict) -> dict:
     (``ntk_init`` / ``region_init``: kind and seed, see :func:`tenas.indicators.init.init_weights_`), the NTK
     batch (and its ``labels``), the region crops, the masks, the extra ``proxies``, device.
     """
-    import copy
-
     from tenas.indicators.init import init_weights_
     from tenas.indicators.ntk import ntk_condition_number
     from tenas.indicators.regions import count_linear_regions
@@ -134,8 +132,22 @@ def score_masks(task: dict) -> dict:
         t_kappa += t1 - t0
         t_regions += t2 - t1
         for name in proxies:
-            extra[name].append(_proxy_value(name, copy.deepcopy(ntk_net), inputs, labels))
+            extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
     return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
+
+
+def _alive_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a masked supernet without its switched-off ops, so that proxies that read the parameters
+    (params, synflow, ...) see the candidate network only."""
+    import copy
+
+    net = copy.deepcopy(model)
+    for m in net.modules():
+        ops, alive = getattr(m, "ops", None), getattr(m, "alive", None)
+        if isinstance(ops, torch.nn.ModuleDict) and isinstance(alive, tuple):
+            for name in [n for n in ops if n not in alive]:
+                del ops[name]
+    return net
 
 
 def _proxy_value(name: str, model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
