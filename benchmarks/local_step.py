@@ -1,0 +1,80 @@
+"""The local step (tenas.search.local) applied to cells a search found: accuracy before and after, per seed.
+
+    .venv/bin/python benchmarks/local_step.py --found benchmarks/results/quality_cuda_h200_faithful.json \
+        --dataset cifar10 --seeds 0-9 [--steps 3] [--members naswot+jacob_cov+flops+synflow+ntk] [--how logrank]
+
+``--found``: a JSON list of {dataset, seed, arch} (as benchmarks/search_quality.py's runs give) or a folder
+``runs/quality/TAG`` with DATASET/seedS/result.json. The local step is scored with the search's own seed on the
+same training data (../shared/data/cifar/*_train_10k.npz), so the result is what `tenas search ... --objective
+tenas+` would end with given that found cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar"
+DATA = {"cifar10": "cifar10_train_10k.npz", "cifar100": "cifar100_train_10k.npz"}
+KEY = {"cifar10": "cifar10_test", "cifar100": "cifar100_test"}
+
+
+def _seeds(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
+    return out
+
+
+def _found(path: Path, dataset: str) -> dict[int, str]:
+    if path.is_dir():
+        return {int(p.parent.name[4:]): json.loads(p.read_text())["arch"]
+                for p in sorted((path / dataset).glob("seed*/result.json"))}
+    return {r["seed"]: r["arch"] for r in json.loads(path.read_text()) if r["dataset"] == dataset}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--found", type=Path, required=True)
+    ap.add_argument("--dataset", default="cifar10", choices=sorted(DATA))
+    ap.add_argument("--seeds", type=_seeds, default=_seeds("0-9"))
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--members", default="naswot+jacob_cov+flops+synflow+ntk")
+    ap.add_argument("--how", default="logrank", choices=("logrank", "rank"))
+    ap.add_argument("--out", type=Path, default=None, help="write every seed's record (JSON)")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    from tenas.bench.nb201 import lookup
+    from tenas.search.local import local_step
+
+    found = _found(args.found, args.dataset)
+    members = tuple(args.members.split("+"))
+    print(f"local step on {args.dataset}: {args.how}:{'+'.join(members)}, up to {args.steps} steps", flush=True)
+    rows, records = [], []
+    for s in args.seeds:
+        if s not in found:
+            print(f"seed {s}: no found cell in {args.found}")
+            continue
+        res = local_step(found[s], args.dataset, str(SHARED / DATA[args.dataset]), s, steps=args.steps,
+                         members=members, how=args.how)
+        before = lookup(res.start).to_dict()[KEY[args.dataset]]
+        after = lookup(res.arch).to_dict()[KEY[args.dataset]]
+        rows.append((before, after, res.seconds))
+        records.append({"seed": s, **res.to_dict(), "before": before, "after": after})
+        print(f"seed {s:2d}  {before:6.2f} -> {after:6.2f}  ({len(res.path) - 1} moves, {len(res.scores)} cells, "
+              f"{res.seconds:5.1f} s)  {res.arch}", flush=True)
+    b, a = [r[0] for r in rows], [r[1] for r in rows]
+    sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
+    print(f"{args.dataset}: before {statistics.mean(b):.2f} ± {sd(b):.2f}, after {statistics.mean(a):.2f} ± {sd(a):.2f} "
+          f"over {len(rows)} seeds; mean {statistics.mean(r[2] for r in rows):.0f} s per local step")
+    if args.out:
+        args.out.write_text(json.dumps(records, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""A local step after the pruning: score the found NAS-Bench-201 cell's one-edit neighbours and move to the best.
+
+Pruning decides each edge from changes of a supernet; the cell it ends with is then only one of many similar
+cells. The local step scores the found cell and every cell that differs from it on one edge (18 neighbours:
+each of 6 edges to each of the 3 other non-``none`` ops) with zero-cost proxies on the cells' own networks
+(:func:`tenas.correlate.protocol.score_cell`, the ``tenas correlate`` setting), combines them by a rank
+ensemble over every cell scored so far, moves to the best, and repeats from there up to ``steps`` times or until
+the current cell is the best. Proxies that fail on a cell (NaN, inf) rank it last for that proxy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["LocalStep", "neighbours", "local_step", "DEFAULT_MEMBERS"]
+
+#: The ensemble ``tenas correlate`` selected on one seed's 1,000-cell sample (held-out tau 0.726 on CIFAR-10).
+DEFAULT_MEMBERS = ("naswot", "jacob_cov", "flops", "synflow", "ntk")
+_OPS = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def neighbours(arch: str) -> list[str]:
+    """Every cell one edge away from ``arch`` (an op other than ``none`` and than the current one), in edge order."""
+    from tenas.spaces.nb201 import format_arch, to_cell
+
+    cell = list(to_cell(arch))
+    out = []
+    for e in range(len(cell)):
+        for op in _OPS:
+            if op != cell[e]:
+                other = list(cell)
+                other[e] = op
+                out.append(format_arch(other))
+    return out
+
+
+@dataclass
+class LocalStep:
+    """What the local step did: the path of cells, every scored cell's raw proxy values, and the time."""
+
+    start: str
+    arch: str
+    path: list = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # cell string -> {proxy: raw}
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "arch": self.arch, "path": self.path, "scores": self.scores,
+                "seconds": self.seconds}
+
+
+def _aggregate(scores: dict, members, how: str) -> dict:
+    """The ensemble value of every cell (higher = predicted better)."""
+    from tenas.correlate.stats import ensemble
+    from tenas.indicators.registry import get_proxy
+
+    cells = list(scores)
+    oriented = {}
+    for m in members:
+        raw = np.asarray([scores[c][m] for c in cells], dtype=float)
+        o = raw if get_proxy(m).higher_is_better else -raw
+        oriented[m] = np.where(np.isfinite(o), o, -np.inf)
+    total = ensemble(oriented, list(members), how=how)
+    return dict(zip(cells, total.tolist()))
+
+
+def local_step(arch: str, dataset: str, data: str | None, seed: int, *, steps: int = 3,
+               members=DEFAULT_MEMBERS, how: str = "logrank") -> LocalStep:
+    """Hill-climb from ``arch`` over one-edit neighbours by the rank ensemble of ``members``."""
+    from tenas.correlate.protocol import Protocol, load_inputs, score_cell
+    from tenas.spaces.nb201 import arch_to_index, format_arch, to_cell
+
+    t0 = time.perf_counter()
+    protocol = Protocol()
+    inputs = load_inputs(dataset, data, seed, protocol, need_crops="regions" in members)
+    current = format_arch(to_cell(arch))
+    result = LocalStep(start=current, arch=current, path=[current])
+
+    def score(cells):
+        for c in cells:
+            if c not in result.scores:
+                rows = score_cell(arch_to_index(c), list(members), dataset, seed, protocol, inputs)
+                result.scores[c] = {r[0]: r[1] for r in rows}
+
+    score([current])
+    for _ in range(int(steps)):
+        score(neighbours(current))
+        values = _aggregate(result.scores, members, how)
+        best = max(values, key=lambda c: (values[c], c == current))
+        if best == current:
+            break
+        current = best
+        result.path.append(current)
+    result.arch = current
+    result.seconds = time.perf_counter() - t0
+    return result
