@@ -24,3 +24,11 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.skip(f"shared data folder {SHARED} not present")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    """The embedded CIFAR-10 sample (2,000 training images)."""
+    from tenas.data import load_dataset
+
+    return load_dataset("cifar10")

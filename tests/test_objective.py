@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tenas.data import load_dataset
 from tenas.indicators.init import init_weights_
 from tenas.indicators.ntk import ntk_condition_number
 from tenas.parallel.local import LocalPool
@@ -16,14 +15,7 @@ from tenas.spaces import get_space
 
 
 def _config(**kw) -> SearchConfig:
-    base = dict(repeats=1, batch_size=8, region_samples=300, region_batch=300, seed=4)
-    base.update(kw)
-    return SearchConfig(**base)
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    return load_dataset("cifar10")
+    return SearchConfig(**{"repeats": 1, "batch_size": 8, "region_samples": 300, "region_batch": 300, "seed": 4, **kw})
 
 
 def test_parse_objective():

@@ -27,14 +27,7 @@ PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
 
 
 def _config(**kw) -> SearchConfig:
-    base = dict(repeats=2, batch_size=8, region_samples=300, region_batch=300)
-    base.update(kw)
-    return SearchConfig(**base)
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    return load_dataset("cifar10")
+    return SearchConfig(**{"repeats": 2, "batch_size": 8, "region_samples": 300, "region_batch": 300, **kw})
 
 
 class RecordingPool(LocalPool):

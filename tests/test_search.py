@@ -9,7 +9,6 @@ import pytest
 
 from tenas.bench._table import load_table
 from tenas.cli import main
-from tenas.data import load_dataset
 from tenas.parallel.local import LocalPool
 from tenas.report.results import atomic_write_json, read_json
 from tenas.search.prune import SearchConfig, SearchState, run_search
@@ -23,11 +22,6 @@ def _config(**kw) -> SearchConfig:
     base = dict(repeats=1, batch_size=8, region_samples=300, region_batch=300)
     base.update(kw)
     return SearchConfig(**base)
-
-
-@pytest.fixture(scope="module")
-def embedded():
-    return load_dataset("cifar10")
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from tenas.data import load_dataset
     from tenas.parallel.backends import make_pool
     from tenas.report.plots import plot_trajectory
-    from tenas.report.results import atomic_write_json, read_json
+    from tenas.report.results import atomic_write_json
     from tenas.search.prune import SearchConfig, SearchState, evaluate_stages, run_search, search_stages
     from tenas.spaces import get_space
 
