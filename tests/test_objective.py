@@ -83,3 +83,53 @@ def test_stages_share_weights_and_inputs(embedded):
             init_weights_(net, *ntk_init)
             assert stage["kappa_repeats"][r] == pytest.approx(ntk_condition_number(net, batch), rel=1e-6)
     assert np.isfinite([s["kappa"] for s in stages]).all()
+
+
+# --------------------------------------------------------------------------------------------------
+# the local step
+# --------------------------------------------------------------------------------------------------
+def test_neighbours_are_every_one_edit_cell():
+    from tenas.search.local import neighbours
+    from tenas.spaces.nb201 import parse_arch
+
+    start = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"
+    got = neighbours(start)
+    assert len(got) == len(set(got)) == 18 and start not in got
+    for cell in got:
+        diff = [a != b for a, b in zip(parse_arch(cell), parse_arch(start))]
+        assert sum(diff) == 1 and "none" not in parse_arch(cell)
+
+
+def test_local_step_climbs_by_its_ensemble():
+    """With params alone the climb adds parameters every move: conv3x3 replaces a cheaper op on some edge."""
+    from tenas.search.local import local_step
+    from tenas.spaces.nb201 import parse_arch
+
+    start = "|skip_connect~0|+|skip_connect~0|avg_pool_3x3~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+    res = local_step(start, "cifar10", None, 0, steps=2, members=("params",))
+    assert len(res.path) == 3 and res.path[0] == start and res.arch == res.path[-1]
+    counts = [parse_arch(c).count("nor_conv_3x3") for c in res.path]
+    assert counts == [0, 1, 2]
+    # the start and its 18 neighbours; then the moved-to cell's 18, of which 3 are already scored: the start and
+    # the other two ops on the edge that changed
+    assert len(res.scores) == 1 + 18 + 15
+    params = [res.scores[c]["params"] for c in res.path]
+    assert params[0] < params[1] < params[2]
+
+
+def test_objective_with_local_step_end_to_end(tmp_path, monkeypatch):
+    from tenas.cli import main
+    from tenas.report.results import read_json
+    from tenas.search import objective
+
+    monkeypatch.setitem(objective.PRESETS, "tenas+", (("ntk", "regions"), ("params",), 1))
+    out = tmp_path / "plus"
+    assert main(["search", "--objective", "tenas+", "--out", str(out), "--repeats", "1", "--batch-size", "8",
+                 "--region-samples", "300", "--quiet", "--workers", "1"]) == 0
+    res = read_json(out / "result.json")
+    ls = res["local_step"]
+    assert ls["start"] == ls["path"][0] and res["arch"] == ls["arch"] and len(ls["path"]) == 2
+    assert res["benchmark"]["arch"] == res["arch"]
+    assert res["stages"][-1]["label"] == "after local step"
+    assert main(["search", "--space", "darts", "--objective", "tenas+", "--out", str(tmp_path / "d"),
+                 "--quiet"]) == 2

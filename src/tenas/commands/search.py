@@ -78,9 +78,12 @@ def _check_args(args: argparse.Namespace):
     try:
         from tenas.search.objective import parse_objective
 
-        parse_objective(args.objective)
+        objective = parse_objective(args.objective)
     except ValueError as e:
         raise UserError(f"--objective: {e}") from None
+    if objective.local and args.space != "nb201":
+        raise UserError(f"--objective {objective.spec} ends with a local step over NAS-Bench-201 cells; "
+                        f"it has no DARTS version: use --objective tenas or proxies joined by '+'")
     if args.device == "cuda":
         import torch
 
@@ -165,20 +168,27 @@ def run(args: argparse.Namespace) -> int:
                            device=args.device)
         bars.close()
         alive = np.asarray(state.alive, dtype=bool)
-        stages = evaluate_stages(space, dataset, config, pool, search_stages(state), device=args.device)
-    arch = space.genotype(alive)
+        arch = space.genotype(alive)
+        local = _local_step(args, arch)
+        path = search_stages(state)
+        if local is not None and local.arch != arch:
+            arch = local.arch
+            path.append(("after local step", _nb201_mask(arch)))
+        stages = evaluate_stages(space, dataset, config, pool, path, device=args.device)
     out.mkdir(parents=True, exist_ok=True)
     result = {
         "arch": arch,
         "benchmark": _benchmark(args.space, arch),
         "darts": _darts_extras(arch, args.dataset, out) if args.space == "darts" else None,
-        "seconds": state.seconds,
+        "seconds": state.seconds + (local.seconds if local is not None else 0.0),
+        "local_step": local.to_dict() if local is not None else None,
         "final": stages[-1],
         "stages": stages,
         "rounds": state.rounds,
         "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend},
         "timing": {
             "search_seconds": state.seconds,
+            "local_step_seconds": local.seconds if local is not None else 0.0,
             "kappa_worker_seconds": state.t_kappa,
             "regions_worker_seconds": state.t_regions,
             "peak_rss_mib": _peak_rss_mib(),
@@ -188,6 +198,31 @@ def run(args: argparse.Namespace) -> int:
     plot_trajectory(result, out / "trajectory.png")
     _print_result(result, out)
     return 0
+
+
+def _local_step(args: argparse.Namespace, arch: str):
+    """The objective's local step from the pruned cell (None when it has none)."""
+    from tenas.search.local import local_step
+    from tenas.search.objective import parse_objective
+
+    objective = parse_objective(args.objective)
+    if not objective.local:
+        return None
+    if not args.quiet:
+        print(f"local step from {arch} ({'+'.join(objective.local)}, up to {objective.local_steps} moves)",
+              file=sys.stderr)
+    return local_step(arch, args.dataset, args.data, args.seed, steps=objective.local_steps, members=objective.local)
+
+
+def _nb201_mask(arch: str):
+    import numpy as np
+
+    from tenas.spaces.nb201 import OP_NAMES, to_cell
+
+    mask = np.zeros((1, 6, len(OP_NAMES)), dtype=bool)
+    for e, op in enumerate(to_cell(arch)):
+        mask[0, e, OP_NAMES.index(op)] = True
+    return mask
 
 
 def _read_state(path: Path) -> dict:

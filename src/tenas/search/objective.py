@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 __all__ = ["Objective", "parse_objective", "PRESETS", "NATIVE"]
 
-#: Named objectives.
-PRESETS: dict[str, tuple[str, ...]] = {"tenas": ("ntk", "regions")}
+#: Named objectives: the pruning's terms, then (optionally) the proxies of a local step over the found cell's
+#: one-edit neighbours and its number of moves (:mod:`tenas.search.local`; NAS-Bench-201 only).
+PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
+    "tenas": (("ntk", "regions"), (), 0),
+    # chosen from benchmarks/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100 (README, "What to expect")
+    "tenas+": (("ntk", "regions"), ("naswot", "jacob_cov", "flops", "synflow", "ntk"), 3),
+}
 #: Terms the search measures itself (on the networks and inputs of TE-NAS).
 NATIVE = ("ntk", "regions")
 
@@ -26,6 +31,8 @@ class Objective:
     spec: str
     terms: tuple[str, ...]
     higher_is_better: dict
+    local: tuple[str, ...] = ()  # proxies of the local step after the pruning (empty: none)
+    local_steps: int = 0
 
     @property
     def extra(self) -> tuple[str, ...]:
@@ -40,8 +47,9 @@ def parse_objective(spec: str) -> Objective:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"an objective must be a preset ({', '.join(PRESETS)}) or proxies joined by '+', got {spec!r}")
     text = spec.strip()
+    local, steps = (), 0
     if text in PRESETS:
-        terms = PRESETS[text]
+        terms, local, steps = PRESETS[text]
     else:
         terms = tuple(t.strip() for t in text.split("+"))
         if any(not t for t in terms):
@@ -52,4 +60,4 @@ def parse_objective(spec: str) -> Objective:
                              f"{', '.join(PRESETS)}; proxies: {', '.join(list_proxies())}")
         if len(set(terms)) != len(terms):
             raise ValueError(f"objective {spec!r} names a proxy twice")
-    return Objective(text, terms, {t: get_proxy(t).higher_is_better for t in terms})
+    return Objective(text, terms, {t: get_proxy(t).higher_is_better for t in terms}, local, steps)
