@@ -49,7 +49,9 @@ def plot_trajectory(result: dict[str, Any], path: str | os.PathLike) -> Path:
         regions = [r["supernet_regions"] for r in rounds] + [result["final"]["regions"]]
         k_rep = r_rep = None
     x = list(range(len(kappa)))
-    labels = ["supernet"] + [f"after {i + 1}" for i in range(len(kappa) - 2)] + ["found cell"]
+    labels = ["supernet"] + [f"after {i + 1}" for i in range(len(rounds) - 1)] + ["found cell"]
+    if stages and len(stages) == len(rounds) + 2:  # the local step moved the cell
+        labels.append("local step")
 
     fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.2), sharex=True, gridspec_kw={"hspace": 0.08})
     ax_k, ax_r = axes
@@ -80,7 +82,8 @@ def plot_trajectory(result: dict[str, Any], path: str | os.PathLike) -> Path:
     cfg = result.get("config", {})
     title = f"TE-NAS search path — {cfg.get('space', '')} / {cfg.get('dataset', '')}, seed {cfg.get('seed', '')}"
     if stages:
-        title += f"\n(every stage on the same weights and inputs; bars: range over {len(k_rep[0])} repeats)"
+        ax_r.set_xlabel(f"pruning round  (every stage measured on the same weights and inputs; "
+                        f"bars: range over {len(k_rep[0])} repeats)")
     fig.suptitle(title, fontsize=11, y=0.98)
     arch = result.get("arch", "")
     if arch and len(arch) < 110:
