@@ -42,7 +42,8 @@ def main() -> None:
     ap.add_argument("--dataset", default="cifar10", choices=sorted(DATA))
     ap.add_argument("--seeds", type=_seeds, default=_seeds("0-9"))
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--members", default="naswot+jacob_cov+flops+synflow+ntk")
+    ap.add_argument("--members", default="naswot+jacob_cov+flops+synflow+ntk",
+                    help="proxies joined by '+' (tenas+ uses synflow with --steps 6)")
     ap.add_argument("--how", default="logrank", choices=("logrank", "rank"))
     ap.add_argument("--out", type=Path, default=None, help="write every seed's record (JSON)")
     args = ap.parse_args()

@@ -19,7 +19,7 @@ PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
     "tenas": (("ntk", "regions"), (), 0),
     # chosen from 13 variants of benchmarks/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100
     # (benchmarks/results/local_step_2026-12-02.txt): 93.82 +- 0.26 / 71.49 +- 1.17 vs the default's 93.32 / 70.27
-    "tenas+": (("ntk", "regions"), ("synflow",), 6),
+    "tenas+": (("ntk", "regions"), ("synflow",), 6),  # = tenas.search.local.DEFAULT_MEMBERS / DEFAULT_STEPS
 }
 #: Terms the search measures itself (on the networks and inputs of TE-NAS).
 NATIVE = ("ntk", "regions")
