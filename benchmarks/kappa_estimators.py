@@ -36,7 +36,9 @@ def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | No
 
     from tenas.search.objective import parse_objective
     from tenas.search.protocols import get_protocol
-    from tenas.search.prune import InputSource, SearchConfig, _tasks, derive_seed, prune_candidates, score_masks
+    from tenas.search.inputs import InputSource, derive_seed
+    from tenas.search.measure import score_masks
+    from tenas.search.prune import SearchConfig, _tasks, prune_candidates
     from tenas.spaces import get_space
 
     config = SearchConfig(seed=seed, kappa=kappa, batch_size=batch)

@@ -9,7 +9,8 @@ from tenas.indicators.init import init_weights_
 from tenas.indicators.ntk import ntk_condition_number
 from tenas.parallel.local import LocalPool
 from tenas.search.objective import parse_objective
-from tenas.search.prune import InputSource, SearchConfig, evaluate_stages, run_search, search_stages
+from tenas.search.inputs import InputSource
+from tenas.search.prune import SearchConfig, evaluate_stages, run_search, search_stages
 from tenas.search.rank import rank_objective
 from tenas.spaces import get_space
 
@@ -71,7 +72,7 @@ def test_stages_share_weights_and_inputs(embedded):
     assert [s["label"] for s in stages] == ["supernet", "after round 1", "after round 2", "found"]
     # each stage's kappa for repeat r is the kernel of that mask at the stage weights of repeat r, on one batch
     from tenas.search.protocols import get_protocol
-    from tenas.search.prune import derive_seed
+    from tenas.search.inputs import derive_seed
     import functools
 
     source = InputSource(embedded, config)

@@ -19,7 +19,9 @@ from tenas.parallel.local import LocalPool
 from tenas.report.results import atomic_write_json, read_json
 from tenas.search.objective import parse_objective
 from tenas.search.protocols import get_protocol
-from tenas.search.prune import InputSource, SearchConfig, _tasks, derive_seed, prune_candidates, run_search, score_masks
+from tenas.search.inputs import InputSource, derive_seed
+from tenas.search.measure import score_masks
+from tenas.search.prune import SearchConfig, _tasks, prune_candidates, run_search
 from tenas.search.rank import official_rank, rank_objective, round_to_official
 from tenas.spaces import get_space
 

@@ -173,7 +173,7 @@ def test_onednn_switch_is_scoped_to_cpu_measurements():
     """DARTS' supernets measure with oneDNN off on CPU (faster for 1-channel convs); the flag comes back."""
     import torch
 
-    from tenas.search.prune import _onednn
+    from tenas.search.measure import _onednn
     from tenas.spaces.darts import DartsSearchSpace
 
     assert DartsSearchSpace.cpu_onednn is False
@@ -193,7 +193,7 @@ def test_fixed_bn_kappa_option(tmp_path, capsys, embedded, cli_run):
 
     from tenas.indicators.init import kaiming_init_
     from tenas.indicators.ntk import ntk_condition_number
-    from tenas.search.prune import InputSource, _generator, derive_seed
+    from tenas.search.inputs import InputSource, _generator, derive_seed
     from tenas.spaces.nb201 import supernet
 
     config = _config(seed=3, kappa="fixed-bn")

@@ -14,24 +14,20 @@ numbers, and a run resumes from its last finished round with the same result.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
+from tenas.search.inputs import InputSource, derive_seed
+from tenas.search.measure import score_masks
 from tenas.search.objective import Objective, parse_objective
 from tenas.search.protocols import Group, get_protocol
 from tenas.search.rank import choose_prunes, rank_objective, relative_drop
 
-#: ``SearchConfig.kappa`` -> the ``bn`` mode of :func:`tenas.indicators.ntk.ntk_condition_number`.
-_KAPPA_BN = {"exact": "batch", "fixed-bn": "fixed"}
-_PURPOSE = {"batch": 1, "crops": 2, "ntk_init": 3, "region_init": 4, "crop_images": 5}
 
 
 @dataclass(frozen=True)
@@ -55,111 +51,6 @@ class SearchConfig:
     space_options: dict = field(default_factory=dict)
 
 
-def derive_seed(seed: int, round_index: int, repeat: int, purpose: str, unit: int | None = None) -> int:
-    """A 63-bit seed from (seed, round, repeat, purpose[, unit]), independent of process and worker."""
-    words = [int(seed) & 0xFFFFFFFF, (int(seed) >> 32) & 0xFFFFFFFF, round_index, repeat, _PURPOSE[purpose]]
-    if unit is not None:
-        words.append(int(unit) + 1)
-    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
-
-
-def _generator(seed: int) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
-
-
-@functools.lru_cache(maxsize=2)
-def _networks(space_name: str, options: tuple, num_classes: int) -> tuple[torch.nn.Module, torch.nn.Module, bool]:
-    """The NTK and region supernets of a space, built once per process (every task re-draws all weights),
-    and whether its CPU measurements use oneDNN."""
-    from tenas.spaces import get_space
-
-    space = get_space(space_name, **dict(options))
-    alive = space.initial_alive()
-    return space.ntk_network(alive, num_classes), space.region_network(alive), getattr(space, "cpu_onednn", True)
-
-
-@contextlib.contextmanager
-def _onednn(enabled: bool, device: torch.device) -> Iterator[None]:
-    """oneDNN convolutions on or off (CPU only) for the measurements inside; restored after."""
-    if enabled or device.type != "cpu" or not torch.backends.mkldnn.is_available():
-        yield
-        return
-    with warnings.catch_warnings():  # set_flags warns about TF32 on oneDNN when it restores the flags
-        warnings.simplefilter("ignore")
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
-
-
-# --------------------------------------------------------------------------------------------------
-# one task: score a list of alive masks with shared weights and inputs (runs in a worker)
-# --------------------------------------------------------------------------------------------------
-def score_masks(task: dict) -> dict:
-    """kappa_N and R_N (and any extra proxies) for each mask in ``task["masks"]`` with the task's weights and inputs.
-
-    A task is a plain dict (picklable, backend-independent): space name/options, num_classes, the weights
-    (``ntk_init`` / ``region_init``: kind and seed, see :func:`tenas.indicators.init.init_weights_`), the NTK
-    batch (and its ``labels``), the region crops, the masks, the extra ``proxies``, device.
-    """
-    from tenas.indicators.init import init_weights_
-    from tenas.indicators.ntk import ntk_condition_number
-    from tenas.indicators.regions import count_linear_regions
-
-    device = torch.device(task.get("device", "cpu"))
-    options = tuple(sorted(task.get("space_options", {}).items()))
-    ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
-    init_weights_(ntk_net, *task["ntk_init"], mode="fan_out")
-    init_weights_(region_net, *task["region_init"], mode="fan_in")
-    ntk_net.to(device)
-    region_net.to(device)
-    inputs = torch.as_tensor(task["batch"]).to(device)
-    crops = torch.as_tensor(task["crops"]).to(device)
-    proxies = list(task.get("proxies", ()))
-    labels = torch.as_tensor(task["labels"]).to(device) if proxies else None
-    kappas, regions, extra = [], [], {name: [] for name in proxies}
-    t_kappa = t_regions = 0.0
-    for mask in task["masks"]:
-        mask = np.asarray(mask, dtype=bool)
-        t0 = time.perf_counter()
-        ntk_net.set_alive(mask)
-        with _onednn(onednn, device):
-            kappas.append(float(ntk_condition_number(ntk_net, inputs, bn=_KAPPA_BN[task.get("kappa", "exact")])))
-        t1 = time.perf_counter()
-        region_net.set_alive(mask)
-        regions.append(float(count_linear_regions(region_net, crops, batch_size=task["region_batch"])))
-        t2 = time.perf_counter()
-        t_kappa += t1 - t0
-        t_regions += t2 - t1
-        for name in proxies:
-            extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
-    return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
-
-
-def _alive_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of a masked supernet without its switched-off ops, so that proxies that read the parameters
-    (params, synflow, ...) see the candidate network only."""
-    import copy
-
-    net = copy.deepcopy(model)
-    for m in net.modules():
-        ops, alive = getattr(m, "ops", None), getattr(m, "alive", None)
-        if isinstance(ops, torch.nn.ModuleDict) and isinstance(alive, tuple):
-            for name in [n for n in ops if n not in alive]:
-                del ops[name]
-    return net
-
-
-def _proxy_value(name: str, model: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
-    """A registered proxy on the masked NTK supernet (a copy: proxies may change weights); NaN if it fails."""
-    from tenas.indicators.registry import compute_proxy
-
-    try:
-        return float(compute_proxy(name, model, inputs, labels).raw)
-    except Exception:  # a failed proxy is a defined value, never an aborted search
-        return float("nan")
-
-
 # --------------------------------------------------------------------------------------------------
 # the search
 # --------------------------------------------------------------------------------------------------
@@ -180,67 +71,6 @@ class SearchState:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class InputSource:
-    """Draws the NTK batch and the region crops for (round, repeat) from a dataset, deterministically."""
-
-    def __init__(self, dataset, config: SearchConfig):
-        from tenas.data import sample_batch, to_tensor
-
-        self._dataset = dataset
-        self._config = config
-        self._sample_batch = sample_batch
-        self._to_tensor = to_tensor
-        if config.batch_size > len(dataset.y):
-            raise ValueError(
-                f"--batch-size {config.batch_size} is larger than the data ({len(dataset.y)} images in {dataset.source})"
-            )
-
-    def batch(self, round_index: int, repeat: int, unit: int | None = None) -> np.ndarray:
-        """The NTK batch of (round, repeat[, candidate]): augmented, normalised, distinct images."""
-        return self.labelled_batch(round_index, repeat, unit)[0]
-
-    def labelled_batch(self, round_index: int, repeat: int, unit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`batch` and its labels."""
-        seed = derive_seed(self._config.seed, round_index, repeat, "batch", unit)
-        x, y = self._sample_batch(self._dataset, self._config.batch_size, _generator(seed), augment=True)
-        return x.numpy(), y.numpy()
-
-    def crops(self, round_index: int, repeat: int, unit: int | None = None, distinct: bool = False) -> np.ndarray:
-        """The region crops of (round, repeat[, candidate]). ``distinct``: as the official loader draws them,
-        each chunk of ``region_batch`` crops from as many distinct images (one random channel and position
-        each); otherwise from random images drawn with replacement."""
-        from tenas.indicators.crops import random_crops
-
-        cfg = self._config
-        if distinct:
-            return self._distinct_crops(_generator(derive_seed(cfg.seed, round_index, repeat, "crops", unit)))
-        g = _generator(derive_seed(cfg.seed, round_index, repeat, "crop_images", unit))
-        n_img = len(self._dataset.y)
-        idx = torch.randint(n_img, (min(n_img, cfg.region_samples),), generator=g).numpy()
-        images = self._to_tensor(self._dataset.x[np.sort(idx)], self._dataset.name)
-        g2 = _generator(derive_seed(cfg.seed, round_index, repeat, "crops", unit))
-        return random_crops(images, n=cfg.region_samples, size=3, generator=g2).numpy()
-
-    def _distinct_crops(self, g: torch.Generator) -> np.ndarray:
-        cfg = self._config
-        n_img = len(self._dataset.y)
-        chunks, left = [], cfg.region_samples
-        while left > 0:
-            take = min(cfg.region_batch, left, n_img)
-            idx = torch.randperm(n_img, generator=g)[:take].numpy()
-            images = self._to_tensor(self._dataset.x[idx], self._dataset.name)
-            n, c, h, w = images.shape
-            ch = torch.randint(c, (n,), generator=g)
-            top = torch.randint(h - 2, (n,), generator=g)
-            left_ = torch.randint(w - 2, (n,), generator=g)
-            offs = torch.arange(3)
-            rows = (top[:, None] + offs)[:, :, None]
-            cols = (left_[:, None] + offs)[:, None, :]
-            chunks.append(images[torch.arange(n)[:, None, None], ch[:, None, None], rows, cols].unsqueeze(1))
-            left -= take
-        return torch.cat(chunks).contiguous().numpy()
 
 
 @dataclass
