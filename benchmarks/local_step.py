@@ -16,17 +16,11 @@ import json
 import statistics
 from pathlib import Path
 
+from search_quality import seeds as _seeds  # the same seed-list syntax (benchmarks/ is on sys.path when run)
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar"
 DATA = {"cifar10": "cifar10_train_10k.npz", "cifar100": "cifar100_train_10k.npz"}
 KEY = {"cifar10": "cifar10_test", "cifar100": "cifar100_test"}
-
-
-def _seeds(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-    return out
 
 
 def _found(path: Path, dataset: str) -> dict[int, str]:

@@ -83,6 +83,7 @@ class Measured:
 
     full: dict
     cand: dict
+    shared_full: bool = True  # one supernet measurement per repeat, shared by every candidate
     t_kappa: float = 0.0
     t_regions: float = 0.0
 
@@ -142,22 +143,19 @@ def _evaluate(pool, space, config, objective, protocol, source, round_index, wei
             for j in g.candidates:
                 full[n][g.repeat, j] = vals[n][0]
                 cand[n][g.repeat, j] = vals[n][j + 1]
-    return Measured(full, cand, t_k, t_r)
+    return Measured(full, cand, all(len(g.candidates) == n_cand for g in groups), t_k, t_r)
 
 
-def _supernet_repeats(full: np.ndarray) -> np.ndarray:
-    """The supernet's value per repeat: its one measurement (paper), or the mean over the candidates'
-    measurements of it (official: one per candidate)."""
-    if full.shape[1] == 0 or (full == full[:, :1]).all() or np.isnan(full).all():
-        return full[:, 0] if full.shape[1] else np.full(full.shape[0], np.nan)
-    return np.asarray([_mean_or_inf(row) for row in full])
+def _supernet_repeats(full: np.ndarray, shared: bool) -> np.ndarray:
+    """The supernet's value per repeat: its one measurement, or the mean of its per-candidate measurements."""
+    return full[:, 0] if shared else np.asarray([_mean_or_inf(row) for row in full])
 
 
 def _round_record(space, label, alive, candidates, measured: Measured, ranked, chosen, kind) -> dict:
     cand_records = []
     by_key = {(r.cell_type, r.edge, r.op): r for r in ranked}
     kappa, regions = measured.cand["ntk"], measured.cand["regions"]
-    per_candidate_full = not (measured.full["ntk"] == measured.full["ntk"][:, :1]).all()
+    per_candidate_full = not measured.shared_full
     for j, (t, e, k) in enumerate(candidates):
         rk = by_key[(t, e, k)]
         rec = {
@@ -184,7 +182,8 @@ def _round_record(space, label, alive, candidates, measured: Measured, ranked, c
         if set(rk.ranks) != {"ntk", "regions"}:
             rec["deltas"], rec["ranks"] = dict(rk.deltas), dict(rk.ranks)
         cand_records.append(rec)
-    sk, sr = _supernet_repeats(measured.full["ntk"]), _supernet_repeats(measured.full["regions"])
+    sk = _supernet_repeats(measured.full["ntk"], measured.shared_full)
+    sr = _supernet_repeats(measured.full["regions"], measured.shared_full)
     everything = np.concatenate([measured.full["ntk"].ravel(), kappa.ravel()]) if per_candidate_full else \
         np.concatenate([sk, kappa.ravel()])
     return {
