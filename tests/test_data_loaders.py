@@ -347,7 +347,7 @@ def test_names_splits_sizes_and_missing_path_for_non_cifar10():
     assert not isinstance(exc.value, DatasetError)
     with pytest.raises(ValueError, match="train, test, val"):
         load_dataset("cifar10", None, "validation")
-    with pytest.raises(ValueError, match="imagenet only"):
+    with pytest.raises(ValueError, match="imagenet and folder only"):
         load_dataset("cifar10", None, image_size=64)
     for name in DATASETS[1:]:
         with pytest.raises(DatasetError, match="pass --data PATH"):

@@ -144,7 +144,7 @@ def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, n
             g = _generator(derive_seed(seed, "crop_images"))
             n_img = len(ds.y)
             idx = torch.randperm(n_img, generator=g)[: min(n_img, protocol.region_samples)].sort().values.numpy()
-            images = to_tensor(np.asarray(ds.x[idx]), ds.name)
+            images = to_tensor(np.asarray(ds.x[idx]), ds)
             crops = torch.as_tensor(random_crops(images, n=protocol.region_samples, size=3,
                                                  generator=_generator(derive_seed(seed, "crops"))))
     return Inputs(x=x, y=y, crops=crops, source=str(ds.source))

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120", "imagenet")
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120", "imagenet", "folder")
 
 
 class DatasetError(ValueError):
@@ -56,6 +56,13 @@ _INFO: dict[str, _Info] = {
         "an image-folder root with train/<class>/*.JPEG and val/<class>/*.JPEG (one sub-folder per "
         "class, the same class names in both)",
     ),
+    # your own images: class count, size and normalisation come from the folder (tenas.data.folder)
+    "folder": _Info(
+        0, None, 4, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
+        "a folder with one sub-folder per class (at least two; sorted names are the labels) holding "
+        ".png / .jpg / .jpeg / .bmp / .webp images of any size, RGB or grayscale, or the same layout "
+        "under DIR/train (and optionally DIR/val)",
+    ),
 }
 
 
@@ -85,6 +92,10 @@ class ImageSet:
     name: str
     num_classes: int
     source: str
+    # per-channel normalisation in 0..1 when the images carry their own (own folders); None: the dataset's
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    classes: tuple[str, ...] | None = None  # class names by label, when the data has them
 
     def __len__(self) -> int:
         return int(self.y.shape[0])

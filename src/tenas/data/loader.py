@@ -15,13 +15,21 @@ SPLITS = ("train", "test", "val")  # 'val' is the same held-out split as 'test'
 
 
 def load_dataset(name: str, path: str | Path | None = None, split: str = "train", image_size: int | None = None) -> ImageSet:
-    """Load ``split`` of dataset ``name`` from ``path`` (npz, official folder or its parent, image-folder root)."""
+    """Load ``split`` of dataset ``name`` from ``path`` (npz, official folder or its parent, image-folder root;
+    ``folder``: your own class folders, see :mod:`tenas.data.folder` for the split and normalisation options)."""
     info = _info(name)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     split = "test" if split == "val" else split
     if image_size is not None and info.image_size is not None and image_size != info.image_size:
-        raise ValueError(f"{name} images are {info.image_size} x {info.image_size}; image_size={image_size} applies to imagenet only")
+        raise ValueError(f"{name} images are {info.image_size} x {info.image_size}; image_size={image_size} applies to "
+                         "imagenet and folder only")
+    if name == "folder":
+        if path is None:
+            raise DatasetError(f"folder has no embedded sample: pass --data PATH, where PATH is {info.layout}")
+        from tenas.data.folder import load_folder
+
+        return load_folder(path, split, image_size)
     if path is None:
         if name != "cifar10":
             raise DatasetError(f"{name} has no embedded sample: pass --data PATH, where PATH is {info.layout}")
@@ -47,15 +55,18 @@ def load_dataset(name: str, path: str | Path | None = None, split: str = "train"
     return load_image_folder(path, split, image_size)
 
 
-def _padding(name: str) -> int:
-    return _info(name).padding
+def _padding(ds: ImageSet) -> int:
+    """Zero padding of the random crop: the dataset's; own folders: an eighth of the side (CIFAR's 4 at 32)."""
+    if ds.name == "folder":
+        return max(1, round(int(ds.x.shape[1]) / 8))
+    return _info(ds.name).padding
 
 
 def _batch(ds: ImageSet, idx: torch.Tensor, generator: torch.Generator, augment: bool, cutout: int) -> tuple[torch.Tensor, torch.Tensor]:
     order = idx.numpy()
-    x = _t.to_tensor(np.asarray(ds.x[order]), ds.name)
+    x = _t.to_tensor(np.asarray(ds.x[order]), ds)
     if augment or cutout:
-        x = _t.augment(x, generator, _padding(ds.name) if augment else 0, flip=augment, cutout=cutout, fill=_t.black(ds.name))
+        x = _t.augment(x, generator, _padding(ds) if augment else 0, flip=augment, cutout=cutout, fill=_t.black(ds))
     return x, torch.from_numpy(ds.y[order])
 
 

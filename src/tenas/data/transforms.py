@@ -12,27 +12,31 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from tenas.data._base import _info
+from tenas.data._base import ImageSet, _info
 
 
-def normalization(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) per RGB channel in 0..1 used by NB201 for dataset ``name``."""
-    info = _info(name)
+def normalization(data: str | ImageSet) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) per RGB channel in 0..1: an image set's own (own folders), else NB201's for the dataset name."""
+    if isinstance(data, ImageSet):
+        if data.mean is not None and data.std is not None:
+            return tuple(data.mean), tuple(data.std)
+        data = data.name
+    info = _info(data)
     return info.mean, info.std
 
 
-def black(name: str) -> tuple[float, ...]:
+def black(data: str | ImageSet) -> tuple[float, ...]:
     """The normalised value of a black pixel, per channel: the fill of zero padding after normalisation."""
-    mean, std = normalization(name)
+    mean, std = normalization(data)
     return tuple(-m / s for m, s in zip(mean, std))
 
 
-def to_tensor(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
-    """uint8 N x H x W x 3 -> float32 N x 3 x H x W normalised with ``normalization(name)``."""
+def to_tensor(x: np.ndarray | torch.Tensor, data: str | ImageSet) -> torch.Tensor:
+    """uint8 N x H x W x 3 -> float32 N x 3 x H x W normalised with ``normalization(data)``."""
     t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
     if t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
         raise ValueError(f"to_tensor expects uint8 images N x H x W x 3, got {t.dtype} of shape {tuple(t.shape)}")
-    mean, std = (torch.tensor(v, dtype=torch.float32, device=t.device).view(1, 3, 1, 1) for v in normalization(name))
+    mean, std = (torch.tensor(v, dtype=torch.float32, device=t.device).view(1, 3, 1, 1) for v in normalization(data))
     return (t.permute(0, 3, 1, 2).float().div_(255.0) - mean) / std
 
 

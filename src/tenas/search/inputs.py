@@ -62,7 +62,7 @@ class InputSource:
         g = _generator(derive_seed(cfg.seed, round_index, repeat, "crop_images", unit))
         n_img = len(self._dataset.y)
         idx = torch.randint(n_img, (min(n_img, cfg.region_samples),), generator=g).numpy()
-        images = self._to_tensor(self._dataset.x[np.sort(idx)], self._dataset.name)
+        images = self._to_tensor(self._dataset.x[np.sort(idx)], self._dataset)
         g2 = _generator(derive_seed(cfg.seed, round_index, repeat, "crops", unit))
         return random_crops(images, n=cfg.region_samples, size=3, generator=g2).numpy()
 
@@ -73,7 +73,7 @@ class InputSource:
         while left > 0:
             take = min(cfg.region_batch, left, n_img)
             idx = torch.randperm(n_img, generator=g)[:take].numpy()
-            images = self._to_tensor(self._dataset.x[idx], self._dataset.name)
+            images = self._to_tensor(self._dataset.x[idx], self._dataset)
             n, c, h, w = images.shape
             ch = torch.randint(c, (n,), generator=g)
             top = torch.randint(h - 2, (n,), generator=g)

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -82,7 +83,7 @@ def subset(ds: ImageSet, n: Optional[int], seed: int = 0) -> ImageSet:
         raise ValueError(f"need at least one image, asked for {n}")
     rows = np.sort(torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].numpy())
     x = ds.x[rows] if isinstance(ds.x, np.ndarray) else _Rows(ds.x, rows)
-    return ImageSet(x, ds.y[rows], ds.name, ds.num_classes, f"{ds.source} ({n} of {len(ds)} images)")
+    return replace(ds, x=x, y=ds.y[rows], source=f"{ds.source} ({n} of {len(ds)} images)")
 
 
 def hold_out(ds: ImageSet, n: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
@@ -93,7 +94,7 @@ def hold_out(ds: ImageSet, n: int, seed: int = 0) -> tuple[ImageSet, ImageSet]:
     parts = []
     for rows, what in ((np.sort(perm[n:]), "for training"), (np.sort(perm[:n]), "held out")):
         x = ds.x[rows] if isinstance(ds.x, np.ndarray) else _Rows(ds.x, rows)
-        parts.append(ImageSet(x, ds.y[rows], ds.name, ds.num_classes, f"{ds.source}, {len(rows)} {what}"))
+        parts.append(replace(ds, x=x, y=ds.y[rows], source=f"{ds.source}, {len(rows)} {what}"))
     return parts[0], parts[1]
 
 
