@@ -7,6 +7,7 @@ Public API (imported lazily so that ``import tenas`` stays cheap)::
     tenas.build_network(arch)                   # NAS-Bench-201 evaluation network
     tenas.lookup(arch)                          # NAS-Bench-201 benchmark answer for a cell
     tenas.get_proxy("synflow")                  # any registered zero-cost proxy
+    tenas.load_trained("runs/train-...")        # a network tenas train wrote, normalisation attached
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _EXPORTS = {
     "list_proxies": "tenas.indicators.registry",
     "lookup": "tenas.bench.nb201",
     "load_dataset": "tenas.data",
+    "load_trained": "tenas.train.export",
     "get_space": "tenas.spaces",
     "build_network": "tenas.spaces.nb201",
     "parse_arch": "tenas.spaces.nb201",

@@ -6,15 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
 from tenas.commands._types import int_at_least
 
 DATASETS = {
-    "nb201": ("cifar10", "cifar100", "ImageNet16-120"),
-    "darts": ("cifar10", "imagenet"),
+    "nb201": ("cifar10", "cifar100", "ImageNet16-120", "folder"),
+    "darts": ("cifar10", "imagenet", "folder"),
 }
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet": 1000}
-# official per-space settings: (prune_number, batch_size) by dataset; NB201 everywhere (1, 72)
-DEFAULTS = {("darts", "cifar10"): (3, 14), ("darts", "imagenet"): (2, 24)}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet": 1000}  # folder: from the folder
+# official per-space settings: (prune_number, batch_size) by dataset; NB201 everywhere (1, 72); own folders as CIFAR
+DEFAULTS = {("darts", "cifar10"): (3, 14), ("darts", "imagenet"): (2, 24), ("darts", "folder"): (3, 14)}
 
 
 _seed = int_at_least(0, "seed")
@@ -28,8 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="TE-NAS: prune a supernet by the change of NTK condition number and linear-region count.",
     )
     p.add_argument("--space", default="nb201", help="search space: nb201 (default) or darts")
-    p.add_argument("--dataset", default="cifar10", help="nb201: cifar10, cifar100, ImageNet16-120; darts: cifar10, imagenet")
+    p.add_argument("--dataset", default="cifar10",
+                   help="nb201: cifar10, cifar100, ImageNet16-120; darts: cifar10, imagenet; both: folder (your own "
+                        "images in --data DIR, one sub-folder per class)")
     p.add_argument("--data", default=None, help="dataset folder or .npz (default: the embedded CIFAR-10 sample)")
+    add_folder_options(p)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="output folder (default runs/search-SPACE-DATASET-seedS)")
     p.add_argument("--repeats", type=_positive, default=3, help="re-initialisations per measurement (default 3)")
@@ -84,6 +88,11 @@ def _check_args(args: argparse.Namespace):
     if objective.local and args.space != "nb201":
         raise UserError(f"--objective {objective.spec} ends with a local step over NAS-Bench-201 cells; "
                         f"it has no DARTS version: use --objective tenas or proxies joined by '+'")
+    if objective.local and args.dataset == "folder":
+        raise UserError(f"--objective {objective.spec}'s local step was chosen on NAS-Bench-201's CIFAR accuracies and "
+                        f"has no measurement on other data; with --dataset folder use --objective tenas or proxies "
+                        f"joined by '+'")
+    folder_option_errors(args)
     if args.device == "cuda":
         import torch
 
@@ -103,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from tenas.spaces import get_space
 
     _check_args(args)
+    own = read_own_folder(args) if args.dataset == "folder" else None
     if args.backend == "ray" and args.device == "cuda":
         raise UserError("--backend ray scores on CPU workers; use --device cpu with it")
     pool = make_pool(args.backend, 1 if args.device == "cuda" else args.workers, args.address)
@@ -126,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         objective=args.objective.strip(),
         region_samples=args.region_samples,
         region_batch=min(1000, args.region_samples),
-        num_classes=NUM_CLASSES[args.dataset],
+        num_classes=own.train.num_classes if own is not None else NUM_CLASSES[args.dataset],
     )
     out = Path(args.out or f"runs/search-{args.space}-{args.dataset}-seed{args.seed}")
     result_path, state_path = out / "result.json", out / "state.json"
@@ -139,8 +149,10 @@ def run(args: argparse.Namespace) -> int:
             if p.exists():
                 p.unlink()
 
-    dataset = load_dataset(args.dataset, args.data, split="train")
+    dataset = own.train if own is not None else load_dataset(args.dataset, args.data, split="train")
     data_id = {"data": str(Path(args.data).resolve()) if args.data else "embedded", "images": int(len(dataset.y))}
+    if own is not None:  # what else decides the images a folder search sees
+        data_id.update(**folder_settings(args), classes=len(own.classes))
     config_dict = {**vars_config(config), **data_id}
 
     state = None
@@ -178,8 +190,9 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     result = {
         "arch": arch,
-        "benchmark": _benchmark(args.space, arch),
-        "darts": _darts_extras(arch, args.dataset, out) if args.space == "darts" else None,
+        "benchmark": _benchmark(args.space, arch, args.dataset),
+        "darts": _darts_extras(arch, args.dataset, out, config.num_classes) if args.space == "darts" else None,
+        "own_data": _own_data(own, args, out) if own is not None else None,
         "seconds": state.seconds + (local.seconds if local is not None else 0.0),
         "local_step": local.to_dict() if local is not None else None,
         "final": stages[-1],
@@ -246,15 +259,30 @@ def vars_config(config) -> dict:
     return asdict(config)
 
 
-def _benchmark(space: str, arch: str) -> dict | None:
-    if space != "nb201":
+def _own_data(own, args: argparse.Namespace, out: Path) -> dict:
+    """What result.json says about a folder search: the data, and how to train the cell found."""
+    import shlex
+
+    cmd = ["tenas", "train", str(out / "result.json"), "--space", args.space, "--dataset", "folder", "--data",
+           str(args.data)]  # train takes the image size, split and normalisation from result.json
+    return {
+        "settings": folder_settings(args),
+        **own.summary(),
+        "benchmark": "none: NAS-Bench-201 has accuracies for CIFAR-10/100 and ImageNet16-120 only; train the cell "
+                     "to know how good it is on these images",
+        "next": " ".join(shlex.quote(c) for c in cmd + ["--out", str(out / "train")]),
+    }
+
+
+def _benchmark(space: str, arch: str, dataset: str = "cifar10") -> dict | None:
+    if space != "nb201" or dataset == "folder":
         return None
     from tenas.bench.nb201 import lookup
 
     return lookup(arch).to_dict()
 
 
-def _darts_extras(arch: str, dataset: str, out: Path) -> dict:
+def _darts_extras(arch: str, dataset: str, out: Path, num_classes: int) -> dict:
     """DARTS: the evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing."""
     from tenas.report.cells import plot_darts_cells
     from tenas.spaces import darts
@@ -262,7 +290,7 @@ def _darts_extras(arch: str, dataset: str, out: Path) -> dict:
     if dataset == "imagenet":
         net, setting = darts.build_imagenet_network(arch), "ImageNet mobile: 14 cells, 48 channels"
     else:
-        net, setting = darts.build_network(arch, num_classes=NUM_CLASSES[dataset]), "CIFAR: 20 cells, 36 channels"
+        net, setting = darts.build_network(arch, num_classes=num_classes), "CIFAR: 20 cells, 36 channels"
     plot_darts_cells(arch, out / "cells.png")
     return {"genotype": arch, "eval_network": setting, "eval_params_M": darts.count_parameters(net) / 1e6}
 
@@ -286,6 +314,11 @@ def _print_result(result: dict, out: Path) -> None:
     t = result["timing"]
     print(f"time:    {result['seconds']:.1f} s search  (worker seconds: kappa {t['kappa_worker_seconds']:.1f}, "
           f"regions {t['regions_worker_seconds']:.1f}; peak RSS {t['peak_rss_mib']:.0f} MiB)")
+    if result.get("own_data"):
+        own = result["own_data"]
+        print(f"data:    {own['root']}: {len(own['classes'])} classes, {own['train_images']} images searched on; "
+              f"no benchmark entry for own data")
+        print(f"next:    {own['next']}")
     if result.get("darts"):
         d = result["darts"]
         print(f"DARTS evaluation network ({d['eval_network']}): {d['eval_params_M']:.2f} M parameters")

@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
 from tenas.commands._types import int_at_least
 
 SPACES = ("darts", "nb201")
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet", "folder")
 HELD_OUT = 200  # images of the embedded sample kept for evaluation when no --data is given
 
 
@@ -35,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Train the evaluation network of ARCH from scratch with the space's published protocol "
             "(darts: DARTS' CIFAR protocol, 600 epochs, or PC-DARTS' ImageNet mobile protocol; nb201: "
             "NAS-Bench-201's 200 epochs). Writes checkpoint.pt, log.csv and curves.png to --out after every "
-            "epoch; running the same command again resumes after the last finished epoch."
+            "epoch (running the same command again resumes after the last finished epoch), and at the end "
+            "model.pt + model.json: tenas.load_trained(OUT) gives the module back. --dataset folder trains on "
+            "your own images (one sub-folder per class), with the search's split and normalisation when ARCH "
+            "is its result.json."
         ),
     )
     p.add_argument("arch", metavar="ARCH_OR_GENOTYPE",
@@ -45,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", choices=DATASETS, default="cifar10", help="default cifar10")
     p.add_argument("--data", default=None,
                    help="training data: an official folder or an .npz (default: the embedded 2,000-image "
-                        f"CIFAR-10 sample, {HELD_OUT} of them held out for evaluation)")
+                        f"CIFAR-10 sample, {HELD_OUT} of them held out for evaluation); --dataset folder: your "
+                        "images, validated on DIR/val or the held-out share")
+    add_folder_options(p, saved="the search's in ARCH's result.json, else ")
+    p.add_argument("--export", choices=("onnx",), default=None,
+                   help="also write model.onnx (0..1 images in, logits out; needs pip install onnx)")
     p.add_argument("--test-data", default=None,
                    help="evaluation data (default: the test split of a --data folder; none for an .npz)")
     p.add_argument("--out", default=None, help="output folder (default runs/train-SPACE-DATASET-seedS)")
@@ -65,11 +73,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _saved_folder(arch: str) -> dict:
+    """The own-data settings (image size, split, normalisation) a search's result.json recorded, if ARCH is one."""
+    import json
+
+    path = Path(arch)
+    try:
+        if path.suffix != ".json" or not path.is_file():
+            return {}
+        own = json.loads(path.read_text(encoding="utf-8")).get("own_data") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {**own.get("settings", {}), **({"mean": own["mean"], "std": own["std"]} if own.get("mean") else {})}
+
+
 def _load_data(args: argparse.Namespace):
+    from dataclasses import replace
+
     from tenas.data import load_dataset
     from tenas.train.trainer import hold_out, subset
 
-    if args.data is None:
+    if args.dataset == "folder":
+        saved = _saved_folder(args.arch)
+        if args.test_data is not None:
+            from tenas.cli import UserError
+
+            raise UserError("--dataset folder validates on DIR/val or the held-out share; drop --test-data")
+        own = read_own_folder(args, saved)
+        train, test = own.train, own.val
+        if saved.get("mean") and folder_settings(args, saved)["normalization"] == "own":
+            # the search's statistics (the same images give the same values; kept so the pair cannot drift)
+            norm = {"mean": tuple(saved["mean"]), "std": tuple(saved["std"])}
+            train = replace(train, **norm)
+            test = replace(test, **norm) if test is not None else None
+    elif args.data is None:
         sample = load_dataset(args.dataset, None, "train")  # cifar10 only; others raise a clear error
         if args.test_data is not None:
             train, test = sample, load_dataset(args.dataset, args.test_data, "test")
@@ -98,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but torch sees no CUDA device")
+    folder_option_errors(args)
+    if args.export == "onnx":
+        try:
+            import onnx  # noqa: F401
+        except ImportError:
+            raise UserError("--export onnx needs the onnx package: pip install onnx (or drop --export)") from None
     arch = resolve_arch(args.space, args.arch)
     protocol = protocol_for(args.space, args.dataset).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr
@@ -110,9 +153,14 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 (out / name).unlink()
 
-    torch.manual_seed(args.seed)  # the initial weights
-    model = build_model(args.space, arch, args.dataset, protocol, channels=args.channels, cells=args.cells)
     train, test = _load_data(args)
+    size = int(train.x.shape[1])
+    if args.space == "darts" and args.dataset == "folder" and size != 32 and protocol.auxiliary_weight > 0:
+        protocol = protocol.with_overrides(auxiliary_weight=0.0)  # the head is laid out for 32 x 32 inputs
+        print(f"note: no auxiliary head at {size} x {size} (DARTS lays it out for 32 x 32)", file=sys.stderr)
+    torch.manual_seed(args.seed)  # the initial weights
+    model = build_model(args.space, arch, args.dataset, protocol, channels=args.channels, cells=args.cells,
+                        num_classes=train.num_classes)
     if args.device == "cuda":
         torch.backends.cudnn.benchmark = True
     identity = {
@@ -124,6 +172,9 @@ def run(args: argparse.Namespace) -> int:
         "channels": args.channels or protocol.channels,
         "cells": args.cells or protocol.cells,
     }
+    if args.dataset == "folder":
+        identity.update(folder_settings(args, _saved_folder(args.arch)), classes=train.num_classes,
+                        mean=list(train.mean), std=list(train.std))
     trainer = Trainer(model, protocol, train, test, out, device=args.device, seed=args.seed,
                       amp=not args.no_amp, progress=not args.quiet, identity=identity)
     params = sum(p.numel() for n, p in model.named_parameters() if "auxiliary" not in n) / 1e6
@@ -143,8 +194,31 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
 
     history = trainer.fit(on_epoch=on_epoch, resume=False)
+    written = _write_model(args, trainer.model, arch, protocol, train, out)
     if history:
         last = history[-1]
         final = "" if test is None else f", test accuracy {last['test_acc']:.2f}%"
         print(f"done: {len(history)} epochs{final}; {out / LOG}, {out / CURVES}, {out / CHECKPOINT}")
+    print(f"model:   {', '.join(str(p) for p in written)}; back as a module: tenas.load_trained({str(out)!r})")
     return 0
+
+
+def _write_model(args: argparse.Namespace, model, arch: str, protocol, train, out: Path) -> list[Path]:
+    """model.pt + model.json (and model.onnx with --export onnx) of the trained network."""
+    from tenas.data import normalization
+    from tenas.train.export import META, ONNX, WEIGHTS, export_onnx, load_trained, save_trained
+
+    mean, std = normalization(train)
+    meta = {
+        "space": args.space, "arch": arch, "dataset": args.dataset, "num_classes": train.num_classes,
+        "classes": list(train.classes) if train.classes else None, "image_size": int(train.x.shape[1]),
+        "mean": list(mean), "std": list(std), "protocol": protocol.name,
+        "auxiliary_weight": protocol.auxiliary_weight,
+        "channels": args.channels or protocol.channels, "cells": args.cells or protocol.cells,
+        "epochs": protocol.epochs,
+    }
+    save_trained(out, model, meta)
+    written = [out / WEIGHTS, out / META]
+    if args.export == "onnx":
+        written.append(export_onnx(load_trained(out), out / ONNX))
+    return written

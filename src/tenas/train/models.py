@@ -56,12 +56,14 @@ def build_model(
     protocol: Protocol,
     channels: Optional[int] = None,
     cells: Optional[int] = None,
+    num_classes: Optional[int] = None,
 ) -> nn.Module:
     """The evaluation network of ``arch`` (already resolved) for ``dataset`` at the protocol's size
-    (``channels`` / ``cells`` override it: DARTS total cells, NB201 cells per stage)."""
-    num_classes = NUM_CLASSES.get(dataset)
+    (``channels`` / ``cells`` override it: DARTS total cells, NB201 cells per stage). ``num_classes``:
+    the dataset's unless given (own folders: the folder's class count; their networks are CIFAR's)."""
+    num_classes = num_classes or NUM_CLASSES.get(dataset)
     if num_classes is None:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(NUM_CLASSES)}")
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(NUM_CLASSES)} (or pass num_classes)")
     C = channels or protocol.channels
     n = cells or protocol.cells
     if space == "darts":

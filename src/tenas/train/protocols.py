@@ -90,7 +90,7 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def protocol_for(space: str, dataset: str) -> Protocol:
-    """The protocol for training a ``space`` architecture on ``dataset``."""
+    """The protocol for training a ``space`` architecture on ``dataset`` (own folders: the CIFAR protocol)."""
     if space == "nb201":
         return PROTOCOLS["nb201"]
     if space == "darts":
