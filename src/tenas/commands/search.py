@@ -57,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(~10x cheaper estimator, not the paper's kernel; see benchmarks/kappa_estimators.py)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
+    p.add_argument("--candidate-batch", type=_candidate_batch, default="auto", metavar="N|auto",
+                   help="candidates measured together in one vmapped pass (same values within float32 rounding; "
+                        "chunked when memory runs out). auto: 1 on CPU (one at a time is faster there, see "
+                        "benchmarks/bench_batched.py), 32 on CUDA")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where candidates are scored: local processes (default) or Ray (pip install \"tenas[ray]\")")
     p.add_argument("--address", default=None, metavar="ADDR",
@@ -64,6 +68,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite a finished --out folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+
+
+def _candidate_batch(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {value}")
+    return value
+
+
+#: --candidate-batch auto, by device
+AUTO_CANDIDATE_BATCH = {"cpu": 1, "cuda": 32}
 
 
 def _check_args(args: argparse.Namespace):
@@ -170,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
 
     space = get_space(args.space)
     bars = _Bars(enabled=not args.quiet)
+    candidate_batch = AUTO_CANDIDATE_BATCH[args.device] if args.candidate_batch == "auto" else args.candidate_batch
 
     def on_round(st: SearchState) -> None:
         st.config = config_dict
@@ -177,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
 
     with pool:
         state = run_search(space, dataset, config, pool, state=state, on_round=on_round, progress=bars,
-                           device=args.device)
+                           device=args.device, candidate_batch=candidate_batch)
         bars.close()
         alive = np.asarray(state.alive, dtype=bool)
         arch = space.genotype(alive)
@@ -186,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
         if local is not None and local.arch != arch:
             arch = local.arch
             path.append(("after local step", _nb201_mask(arch)))
-        stages = evaluate_stages(space, dataset, config, pool, path, device=args.device)
+        stages = evaluate_stages(space, dataset, config, pool, path, device=args.device,
+                                 candidate_batch=candidate_batch)
     out.mkdir(parents=True, exist_ok=True)
     result = {
         "arch": arch,
@@ -198,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
         "final": stages[-1],
         "stages": stages,
         "rounds": state.rounds,
-        "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend},
+        "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend,
+                   "candidate_batch": candidate_batch},
         "timing": {
             "search_seconds": state.seconds,
             "local_step_seconds": local.seconds if local is not None else 0.0,

@@ -46,7 +46,9 @@ def score_masks(task: dict) -> dict:
 
     A task is a plain dict (picklable, backend-independent): space name/options, num_classes, the weights
     (``ntk_init`` / ``region_init``: kind and seed, see :func:`tenas.indicators.init.init_weights_`), the NTK
-    batch (and its ``labels``), the region crops, the masks, the extra ``proxies``, device.
+    batch (and its ``labels``), the region crops, the masks, the extra ``proxies``, device, and
+    ``candidate_batch``: above 1, the masks are measured that many at a time in vmapped passes
+    (:mod:`tenas.search.batched`; equal to one at a time within float32 rounding).
     """
     from tenas.indicators.init import init_weights_
     from tenas.indicators.ntk import ntk_condition_number
@@ -65,6 +67,24 @@ def score_masks(task: dict) -> dict:
     labels = torch.as_tensor(task["labels"]).to(device) if proxies else None
     kappas, regions, extra = [], [], {name: [] for name in proxies}
     t_kappa = t_regions = 0.0
+    batch = int(task.get("candidate_batch", 1))
+    if batch > 1 and len(task["masks"]) > 1 and task.get("kappa", "exact") == "exact":
+        from tenas.search.batched import batched_kappas, batched_regions
+        from tenas.spaces import get_space
+
+        space = get_space(task["space"], **dict(options))
+        masks = [np.asarray(m, dtype=bool) for m in task["masks"]]
+        t0 = time.perf_counter()
+        with _onednn(onednn, device):
+            kappas = batched_kappas(space, ntk_net, inputs, masks, chunk=batch, row_chunk=task.get("row_chunk"))
+        t1 = time.perf_counter()
+        regions = batched_regions(space, region_net, crops, masks, batch_size=task["region_batch"], chunk=batch)
+        t_kappa, t_regions = t1 - t0, time.perf_counter() - t1
+        for mask in masks if proxies else ():
+            ntk_net.set_alive(mask)
+            for name in proxies:
+                extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
+        return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
     for mask in task["masks"]:
         mask = np.asarray(mask, dtype=bool)
         t0 = time.perf_counter()

@@ -89,8 +89,10 @@ class Measured:
 
 
 def _tasks(space_name, config: SearchConfig, objective: Objective, source: InputSource, protocol, round_index: int,
-           groups: list[Group], masks: list, device, chunk: int):
-    """Tasks of one round: each group's masks (the supernet first, then its candidates) in chunks."""
+           groups: list[Group], masks: list, device, chunk: int, candidate_batch: int = 1):
+    """Tasks of one round: each group's masks (the supernet first, then its candidates) in chunks; with
+    ``candidate_batch`` > 1 a task holds that many masks, measured in vmapped passes (:mod:`tenas.search.batched`)."""
+    chunk = max(chunk, candidate_batch)
     tasks, layout = [], []
     for gi, g in enumerate(groups):
         batch, labels = source.labelled_batch(round_index, g.repeat, g.unit)
@@ -105,6 +107,7 @@ def _tasks(space_name, config: SearchConfig, objective: Objective, source: Input
             "region_batch": config.region_batch,
             "kappa": config.kappa,
             "device": str(device),
+            "candidate_batch": candidate_batch,
         }
         if objective.extra:
             common.update(proxies=list(objective.extra), labels=labels)
@@ -116,11 +119,12 @@ def _tasks(space_name, config: SearchConfig, objective: Objective, source: Input
 
 
 def _evaluate(pool, space, config, objective, protocol, source, round_index, weights_round, masks, device, chunk,
-              progress, label) -> Measured:
+              progress, label, candidate_batch: int = 1) -> Measured:
     """Every term's value for the supernet and each candidate of a round, per repeat."""
     n_cand = len(masks) - 1
     groups = protocol.groups(config, functools.partial(derive_seed, config.seed), round_index, weights_round, n_cand)
-    tasks, layout = _tasks(space.name, config, objective, source, protocol, round_index, groups, masks, device, chunk)
+    tasks, layout = _tasks(space.name, config, objective, source, protocol, round_index, groups, masks, device, chunk,
+                           candidate_batch)
     names = ("ntk", "regions") + objective.extra
     values: list[dict] = [{n: {} for n in names} for _ in groups]
     t_k = t_r = 0.0
@@ -246,8 +250,11 @@ def run_search(
     progress: Progress | None = None,
     device: str = "cpu",
     chunk: int = 1,
+    candidate_batch: int = 1,
 ) -> SearchState:
-    """Run (or continue) a TE-NAS search; ``on_round`` is called with the state after each finished round."""
+    """Run (or continue) a TE-NAS search; ``on_round`` is called with the state after each finished round.
+    ``candidate_batch``: candidates measured together in one vmapped pass (1: one at a time; the same values
+    within float32 rounding)."""
     progress = progress or (lambda *a: None)
     on_round = on_round or (lambda s: None)
     source = InputSource(dataset, config)
@@ -275,7 +282,7 @@ def run_search(
         candidates, masks = prune_candidates(alive)
         label = f"round {round_index + 1}"
         measured = _evaluate(pool, space, config, objective, protocol, source, round_index, round_index, masks, device,
-                             chunk, progress, label)
+                             chunk, progress, label, candidate_batch)
         ranked = _rank(candidates, measured, objective, protocol, config)
         quota = {(t, e): min(config.prune_number, int(counts[t, e]) - 1) for t, e in {(c[0], c[1]) for c in candidates}}
         chosen = choose_prunes(ranked, quota)
@@ -313,7 +320,7 @@ def run_search(
         weights_round = next(i for i, rec in enumerate(state.rounds) if rec["kind"] == "edges") \
             if any(rec["kind"] == "edges" for rec in state.rounds) else round_index
         measured = _evaluate(pool, space, config, objective, protocol, source, round_index, weights_round, masks, device,
-                             chunk, progress, label)
+                             chunk, progress, label, candidate_batch)
         ranked = _rank(candidates, measured, objective, protocol, config)
         chosen = list(ranked[: len(live) - 2])  # lowest rank sums go; the 2 highest stay
         new_alive = alive.copy()
@@ -336,7 +343,7 @@ def search_stages(state: SearchState) -> list[tuple[str, np.ndarray]]:
 
 
 def evaluate_stages(space, dataset, config: SearchConfig, pool, stages: list[tuple[str, np.ndarray]],
-                    device: str = "cpu") -> list[dict]:
+                    device: str = "cpu", candidate_batch: int = 1) -> list[dict]:
     """kappa_N and R_N of every stage of the search path, all measured with the same weights, NTK batch and crops
     per repeat (their own random stream), so that the path shows the pruning, not the draws."""
     protocol = get_protocol(config.protocol)
@@ -351,6 +358,7 @@ def evaluate_stages(space, dataset, config: SearchConfig, pool, stages: list[tup
             "ntk_init": ntk_init, "region_init": region_init, "batch": source.batch(round_index, r),
             "crops": source.crops(round_index, r, distinct=protocol.distinct_crops), "region_batch": config.region_batch,
             "kappa": config.kappa, "device": str(device), "masks": [np.asarray(m).tolist() for _, m in stages],
+            "candidate_batch": candidate_batch,
         })
     kappa = np.full((config.repeats, len(stages)), np.nan)
     regions = np.full((config.repeats, len(stages)), np.nan)

@@ -71,7 +71,15 @@ class Edge(nn.Module):
         self.average = average
         self.alive: tuple[str, ...] = self.op_names
 
-    def forward(self, x: torch.Tensor, drop_prob: float = 0.0) -> Optional[torch.Tensor]:
+    def forward(self, x: torch.Tensor, drop_prob: float = 0.0, weights: Optional[torch.Tensor] = None
+                ) -> Optional[torch.Tensor]:
+        if weights is not None:  # every op, weighted (candidate batching: no data-dependent skipping)
+            out = None
+            for name in self.op_names:
+                if name != "none":
+                    y = self.ops[name](x) * weights[OP_NAMES.index(name)]
+                    out = y if out is None else out + y
+            return out
         out = None
         for name in self.alive:
             if name == "none":
@@ -113,13 +121,14 @@ class DartsCell(nn.Module):
             Edge(ops, C, 2 if reduction and j < 2 else 1, average) for ops, (_, j) in zip(edge_ops, EDGES)
         )
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0,
+                weights: Optional[torch.Tensor] = None) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         k = 0
         for i in range(2, STEPS + 2):
             total = None
             for j in range(i):
-                y = self.edges[k](states[j], drop_prob)
+                y = self.edges[k](states[j], drop_prob, None if weights is None else weights[k])
                 k += 1
                 if y is not None:
                     total = y if total is None else total + y
@@ -277,7 +286,21 @@ class DartsNetwork(nn.Module):
         return mask
 
     # -- forward ----------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, with_aux: bool = False):
+    def op_of_relu(self) -> dict[int, int]:
+        """id of every ``nn.ReLU`` inside an edge op -> its op's index in the flattened (2, 14, 8) mask."""
+        found = {}
+        for t, cells in enumerate(self._edges_by_type()):
+            for edges in cells:
+                for e, edge in enumerate(edges):
+                    for name, op in edge.ops.items():
+                        for m in op.modules():
+                            if isinstance(m, nn.ReLU):
+                                found[id(m)] = (t * NUM_EDGES + e) * len(OP_NAMES) + OP_NAMES.index(name)
+        return found
+
+    def forward(self, x: torch.Tensor, with_aux: bool = False, edge_weights: Optional[torch.Tensor] = None):
+        """Logits (and the auxiliary head's with ``with_aux``); ``edge_weights`` (2 x 14 x 8) runs every op
+        weighted instead of the alive mask (see :func:`edge_weights`): the form candidate batching vmaps over."""
         aux = None
         if self.stem is None:
             s0 = s1 = x
@@ -288,7 +311,8 @@ class DartsNetwork(nn.Module):
             s1 = self.stem1(s0)
         drop = self.drop_path_prob if self.training else 0.0
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, drop)
+            w = None if edge_weights is None else edge_weights[1 if cell.reduction else 0]
+            s0, s1 = s1, cell(s0, s1, drop) if w is None else cell(s0, s1, drop, w)
             if i == self.aux_index and with_aux and self.auxiliary_head is not None and self.training:
                 aux = self.auxiliary_head(s1)
         out = s1 if self.lastact is None else self.lastact(s1)
@@ -368,6 +392,14 @@ def build_imagenet_network(
     )
 
 
+def edge_weights(alive: np.ndarray) -> np.ndarray:
+    """The op weights that make the weighted forward equal to the masked one (an edge averages its alive ops,
+    ``none`` counted and weighted 0; see :mod:`tenas.spaces.weights`); same shape, float32."""
+    from tenas.spaces.weights import mean_of_alive
+
+    return mean_of_alive(alive, OP_NAMES.index("none"))
+
+
 def full_mask(include_none: bool = False) -> np.ndarray:
     """Every op on every edge of both cell types (``none`` only if asked)."""
     mask = np.ones(MASK_SHAPE, dtype=bool)
@@ -437,6 +469,10 @@ class DartsSearchSpace:
 
     def genotype(self, alive: np.ndarray) -> str:
         return format_genotype(genotype(alive))
+
+    def edge_weights(self, alive: np.ndarray) -> np.ndarray:
+        """Masks (2, 14, 8) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
+        return edge_weights(alive)
 
     def edge_label(self, cell_type: int, edge: int) -> str:
         to, frm = EDGES[edge]

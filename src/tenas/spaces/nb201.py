@@ -134,7 +134,9 @@ class Edge(nn.Module):
         self.ops = nn.ModuleDict({name: OPS[name](C, C, 1) for name in self.op_names})
         self.alive: tuple[str, ...] = self.op_names
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | None:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor | None:
+        if weights is not None:  # every op, weighted (candidate batching: no data-dependent skipping)
+            return _weighted_edge(self, x, weights)
         live = [name for name in self.alive if name != "none"]
         if not live:
             return None  # contributes zeros
@@ -164,8 +166,8 @@ class Cell201(nn.Module):
         super().__init__()
         self.edges = nn.ModuleList(Edge(ops, C) for ops in edge_ops)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        plan = _fusion_plan(self) if self.fused else None
+    def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        plan = _fusion_plan(self) if self.fused and weights is None else None
         if plan is not None:
             return _fused_cell(plan, x)
         nodes = [x]
@@ -173,12 +175,31 @@ class Cell201(nn.Module):
         for i in range(1, 4):
             total = None
             for j in range(i):
-                y = self.edges[k](nodes[j])
+                y = self.edges[k](nodes[j]) if weights is None else self.edges[k](nodes[j], weights[k])
                 k += 1
                 if y is not None:
                     total = y if total is None else total + y
             nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[3]
+
+
+def _weighted_edge(edge: Edge, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum over the edge's ops of ``weights[OP_NAMES.index(op)] * op(x)`` (``none`` contributes nothing)."""
+    out = None
+    for name in edge.op_names:
+        if name == "none":
+            continue
+        y = edge.ops[name](x) * weights[OP_NAMES.index(name)]
+        out = y if out is None else out + y
+    return out if out is not None else torch.zeros_like(x)
+
+
+def edge_weights(alive: np.ndarray) -> np.ndarray:
+    """The op weights that make the weighted forward equal to the masked one (an edge averages its alive ops,
+    ``none`` counted and weighted 0; see :mod:`tenas.spaces.weights`); same shape, float32."""
+    from tenas.spaces.weights import mean_of_alive
+
+    return mean_of_alive(alive, OP_NAMES.index("none"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -435,10 +456,12 @@ class TinyNetwork(nn.Module):
                 edge.alive = names
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits; ``edge_weights`` (6 x 5 over (edge, :data:`OP_NAMES`)) runs every op weighted instead of the
+        alive mask (see :func:`edge_weights`): the form candidate batching vmaps over."""
         feature = self.stem(x) if self.stem is not None else x
         for cell in self.cells:
-            feature = cell(feature)
+            feature = cell(feature, edge_weights) if isinstance(cell, Cell201) and edge_weights is not None else cell(feature)
         out = self.lastact(feature)
         out = self.global_pooling(out).flatten(1)
         return self.classifier(out)
@@ -498,8 +521,21 @@ class _MaskAdapter(nn.Module):
         self.net.set_alive(np.asarray(alive, dtype=bool).reshape(NUM_EDGES, len(OP_NAMES)))
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+        if edge_weights is None:
+            return self.net(x)
+        return self.net(x, edge_weights.reshape(NUM_EDGES, len(OP_NAMES)))
+
+    def op_of_relu(self) -> dict[int, tuple[int, int]]:
+        """id of every ``nn.ReLU`` inside an edge op -> its op's index in the pruner's flattened (1, 6, 5) mask."""
+        found = {}
+        for cell_edges in self.net.edges():
+            for e, edge in enumerate(cell_edges):
+                for name, op in edge.ops.items():
+                    for m in op.modules():
+                        if isinstance(m, nn.ReLU):
+                            found[id(m)] = e * len(OP_NAMES) + OP_NAMES.index(name)
+        return found
 
 
 class NB201Space:
@@ -527,6 +563,10 @@ class NB201Space:
 
     def genotype(self, alive: np.ndarray) -> str:
         return genotype(np.asarray(alive, dtype=bool).reshape(NUM_EDGES, len(OP_NAMES)))
+
+    def edge_weights(self, alive: np.ndarray) -> np.ndarray:
+        """Masks (..., 1, 6, 5) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
+        return edge_weights(alive)
 
     def edge_label(self, cell_type: int, edge: int) -> str:
         to, frm = EDGES[edge]
