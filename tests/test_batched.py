@@ -192,3 +192,24 @@ def test_score_masks_batched_equals_unbatched(embedded):
     many = score_masks({**task, "candidate_batch": 3})
     assert many["kappa"] == pytest.approx(one["kappa"], rel=1e-5)
     assert many["regions"] == one["regions"]
+
+
+def test_cli_candidate_batch_finds_the_same_cell(tmp_path, capsys):
+    from tenas.cli import main
+    from tenas.report.results import read_json
+
+    small = ["--repeats", "1", "--batch-size", "8", "--region-samples", "300", "--quiet", "--workers", "1", "--seed", "5"]
+    with torch.backends.mkldnn.flags(enabled=False):  # both exact float32 (see the module doc)
+        assert main(["search", "--out", str(tmp_path / "one"), *small]) == 0
+    assert main(["search", "--out", str(tmp_path / "many"), "--candidate-batch", "7", *small]) == 0
+    one, many = read_json(tmp_path / "one" / "result.json"), read_json(tmp_path / "many" / "result.json")
+    assert many["arch"] == one["arch"] and many["config"]["candidate_batch"] == 7
+    assert one["config"]["candidate_batch"] == 1  # auto on CPU
+    for a, b in zip(one["rounds"], many["rounds"]):
+        assert [c["op"] for c in a["candidates"]] == [c["op"] for c in b["candidates"]]
+        kb, ka = (np.ravel([c["kappa"] for c in r["candidates"]]) for r in (b, a))
+        assert kb == pytest.approx(ka, rel=1e-5)
+        assert [c["regions"] for c in b["candidates"]] == [c["regions"] for c in a["candidates"]]
+    with pytest.raises(SystemExit):
+        main(["search", "--candidate-batch", "0"])
+    assert "positive integer or 'auto'" in capsys.readouterr().err
