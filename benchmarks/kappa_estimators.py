@@ -54,7 +54,7 @@ def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | No
     regions = np.full_like(kappa_v, np.nan)
     seconds = 0.0
     for i, res in pool.run(score_masks, tasks):
-        gi, (start,) = layout[i]
+        ((gi, start),) = layout[i]
         r = groups[gi].repeat
         kappa_v[r, start] = res["kappa"][0]
         regions[r, start] = res["regions"][0]

@@ -161,11 +161,11 @@ def test_out_of_memory_halves_the_chunks(monkeypatch):
     def small_only(fn, *a, chunk_size=None, **k):
         inner = real_jacrev(fn, *a, chunk_size=chunk_size, **k)
 
-        def run(ws, w):
+        def run(*args):
             seen.append(chunk_size)
             if chunk_size is None or chunk_size > 2:
                 raise RuntimeError("CUDA out of memory. Tried to allocate 9.00 GiB")
-            return inner(ws, w)
+            return inner(*args)
         return run
 
     monkeypatch.setattr(batched.torch.func, "jacrev", small_only)
@@ -213,3 +213,37 @@ def test_cli_candidate_batch_finds_the_same_cell(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["search", "--candidate-batch", "0"])
     assert "positive integer or 'auto'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("protocol, batch", [("official", 6), ("paper", 3)])
+def test_round_measured_batched_equals_one_at_a_time(embedded, protocol, batch):
+    """A whole round through the pruner's tasks: the official protocol's small groups (the supernet and one
+    candidate, each with its own batch, crops and thin-network draw) are packed into vmapped tasks; the paper's
+    big groups are chunked. Every value equals the one-at-a-time measurement."""
+    import functools
+
+    from tenas.parallel.local import LocalPool
+    from tenas.search.inputs import InputSource, derive_seed
+    from tenas.search.objective import parse_objective
+    from tenas.search.protocols import get_protocol
+    from tenas.search.prune import SearchConfig, _evaluate, _tasks, prune_candidates
+
+    config = SearchConfig(protocol=protocol, seed=2, repeats=2, batch_size=8, region_samples=300, region_batch=150)
+    space = get_space("nb201")
+    candidates, masks = prune_candidates(space.initial_alive())
+    masks = masks[:5]  # the supernet and 4 candidates
+    proto, objective, source = get_protocol(protocol), parse_objective("tenas"), InputSource(embedded, config)
+    groups = proto.groups(config, functools.partial(derive_seed, config.seed), 0, 0, len(masks) - 1)
+    tasks, layout = _tasks("nb201", config, objective, source, proto, 0, groups, masks, "cpu", 1, candidate_batch=batch)
+    if protocol == "official":  # 8 groups of 2 masks, packed 3 groups to a task
+        assert all("parts" in t for t in tasks) and [len(w) for w in layout] == [6, 6, 4]
+    else:  # 2 groups (repeats) of 5 masks, chunked
+        assert [len(t["masks"]) for t in tasks] == [3, 2, 3, 2]
+    with LocalPool(workers=1) as pool:
+        with torch.backends.mkldnn.flags(enabled=False):
+            one = _evaluate(pool, space, config, objective, proto, source, 0, 0, masks, "cpu", 1, lambda *a: None, "r")
+        many = _evaluate(pool, space, config, objective, proto, source, 0, 0, masks, "cpu", 1, lambda *a: None, "r",
+                         candidate_batch=batch)
+    for part in ("full", "cand"):
+        a, b = getattr(one, part), getattr(many, part)
+        assert np.allclose(b["ntk"], a["ntk"], rtol=1e-5) and np.array_equal(b["regions"], a["regions"])

@@ -62,8 +62,8 @@ def test_paper_protocol_shares_weights_and_inputs_within_a_repeat(embedded):
     candidates, groups, tasks, layout = _round_one_tasks("paper", embedded)
     assert len(groups) == 2 and all(len(g.candidates) == len(candidates) for g in groups)
     by_repeat: dict[int, list[dict]] = {}
-    for (gi, cols), task in zip(layout, tasks):
-        by_repeat.setdefault(groups[gi].repeat, []).append(task)
+    for where, task in zip(layout, tasks):
+        by_repeat.setdefault(groups[where[0][0]].repeat, []).append(task)
     for r, ts in by_repeat.items():
         assert len(ts) == len(candidates) + 1  # the supernet once, then every candidate
         assert all(t["ntk_init"] == ts[0]["ntk_init"] and t["ntk_init"][0] == "kaiming" for t in ts)
@@ -79,9 +79,10 @@ def test_official_protocol_sharing_structure(embedded):
     assert len(groups) == 2 * n and all(len(g.candidates) == 1 for g in groups)
     # every (candidate, repeat) measures the supernet again, on its own batch and crops
     units = {}
-    for (gi, cols), task in zip(layout, tasks):
+    for where, task in zip(layout, tasks):
+        ((gi, col),) = where
         g = groups[gi]
-        units.setdefault((g.candidates[0], g.repeat), []).append((cols[0], task))
+        units.setdefault((g.candidates[0], g.repeat), []).append((col, task))
     assert len(units) == 2 * n and all(sorted(c for c, _ in v) == [0, j + 1] for (j, _), v in units.items())
     first = tasks[0]
     for task in tasks:

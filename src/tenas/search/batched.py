@@ -56,9 +56,10 @@ def _weights(space, masks: Sequence[np.ndarray], device: torch.device) -> torch.
 
 
 def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[np.ndarray], *,
-                   chunk: int = 8, row_chunk: int | None = None) -> list[float]:
+                   chunk: int = 8, row_chunk: int | None = None, per_mask_inputs: bool = False) -> list[float]:
     """kappa_N of ``net`` (a space's NTK supernet, prepared or not) for each alive mask, ``chunk`` candidates
-    per vmapped pass and ``row_chunk`` rows of J per backward batch (None: all); equal to one at a time."""
+    per vmapped pass and ``row_chunk`` rows of J per backward batch (None: all); equal to one at a time.
+    ``per_mask_inputs``: ``inputs`` is K x N x ... , one batch per mask (the official protocol's)."""
     from tenas.indicators.ntk import condition_number, ntk_weights
 
     model = prepared(net)
@@ -66,14 +67,15 @@ def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[
     names = [n for n, _ in ntk_weights(model)]
     weights = {n: p.detach() for n, p in model.named_parameters() if n in names}
     rest = {n: p.detach() for n, p in model.named_parameters() if n not in weights}
-    n = inputs.shape[0]
+    n = inputs.shape[1] if per_mask_inputs else inputs.shape[0]
 
-    def sums(ws: dict[str, torch.Tensor], w: torch.Tensor) -> torch.Tensor:
-        out = torch.func.functional_call(model, {**ws, **rest}, (inputs,), {"edge_weights": w})
+    def sums(ws: dict[str, torch.Tensor], w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        out = torch.func.functional_call(model, {**ws, **rest}, (x,), {"edge_weights": w})
         return out.sum(1)  # the output of sample i: the sum of its logits (TE-NAS)
 
-    def jacobian(w: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
-        return torch.func.vmap(torch.func.jacrev(sums, chunk_size=rows), in_dims=(None, 0))(weights, w)
+    def jacobian(w: torch.Tensor, x: torch.Tensor, rows: int) -> dict[str, torch.Tensor]:
+        dims = (None, 0, 0 if per_mask_inputs else None)
+        return torch.func.vmap(torch.func.jacrev(sums, chunk_size=rows), in_dims=dims)(weights, w, x)
 
     kappas: list[float] = []
     all_w = _weights(space, masks, device)
@@ -83,7 +85,7 @@ def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[
     while start < len(masks):
         w = all_w[start:start + chunk]
         try:
-            J = jacobian(w, rows)
+            J = jacobian(w, inputs[start:start + chunk] if per_mask_inputs else inputs, rows)
         except Exception as exc:  # memory bounded: fewer rows per backward, then fewer candidates per pass
             if not is_out_of_memory(exc) or (rows == 1 and chunk == 1):
                 raise
@@ -105,23 +107,26 @@ def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[
 
 
 def batched_regions(space, net: nn.Module, crops: torch.Tensor, masks: Sequence[np.ndarray], *,
-                    batch_size: int = 1000, chunk: int = 8) -> list[float]:
+                    batch_size: int = 1000, chunk: int = 8, per_mask_crops: bool = False,
+                    per_mask_params: dict[str, torch.Tensor] | None = None) -> list[float]:
     """R_N of ``net`` (a space's thin region supernet) for each alive mask over ``crops`` (forwarded in chunks
-    of ``batch_size``), ``chunk`` candidates per vmapped pass; equal to one at a time."""
+    of ``batch_size``), ``chunk`` candidates per vmapped pass; equal to one at a time. ``per_mask_crops``:
+    ``crops`` is K x n x ..., one set per mask; ``per_mask_params``: the parameters stacked K x ... , one draw
+    per mask (the official protocol draws the thin network per candidate)."""
     from tenas.indicators.regions import count_distinct_rows
 
     model = prepared(net)
     owner = model.op_of_relu()  # id(ReLU) -> its op's index in the flattened mask; absent: always runs
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    params = {n: p.detach() for n, p in model.named_parameters()}
+    params = per_mask_params if per_mask_params is not None else {n: p.detach() for n, p in model.named_parameters()}
     captured: list[tuple[nn.Module, torch.Tensor]] = []
 
     def hook(module, args, output):
         captured.append((module, output > 0))
 
-    def patterns(w: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
+    def patterns(ps: dict[str, torch.Tensor], w: torch.Tensor, part: torch.Tensor) -> torch.Tensor:
         captured.clear()
-        torch.func.functional_call(model, params, (part,), {"edge_weights": w})
+        torch.func.functional_call(model, ps, (part,), {"edge_weights": w})
         flat_w = w.reshape(-1)
         cols = []
         for module, on in captured:
@@ -137,14 +142,20 @@ def batched_regions(space, net: nn.Module, crops: torch.Tensor, masks: Sequence[
     counts: list[float] = []
     try:
         all_w = _weights(space, masks, crops.device)
-        run = torch.func.vmap(patterns, in_dims=(0, None))
+        run = torch.func.vmap(patterns, in_dims=(0 if per_mask_params is not None else None, 0,
+                                                 0 if per_mask_crops else None))
+        n_crops = crops.shape[1] if per_mask_crops else crops.shape[0]
         chunk = max(1, int(chunk))
         start = 0
         with torch.no_grad():
             while start < len(masks):
                 w = all_w[start:start + chunk]
+                stop = start + w.shape[0]
+                ps = params if per_mask_params is None else {k: v[start:stop] for k, v in params.items()}
+                cs = crops[start:stop] if per_mask_crops else crops
                 try:
-                    parts = [run(w, crops[s:s + batch_size]).cpu() for s in range(0, crops.shape[0], batch_size)]
+                    parts = [run(ps, w, cs[:, s:s + batch_size] if per_mask_crops else cs[s:s + batch_size]).cpu()
+                             for s in range(0, n_crops, batch_size)]
                 except Exception as exc:  # memory bounded: fewer candidates per pass
                     if not is_out_of_memory(exc) or chunk == 1:
                         raise

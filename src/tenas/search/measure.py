@@ -54,6 +54,8 @@ def score_masks(task: dict) -> dict:
     from tenas.indicators.ntk import ntk_condition_number
     from tenas.indicators.regions import count_linear_regions
 
+    if "parts" in task:
+        return _score_parts(task)
     device = torch.device(task.get("device", "cpu"))
     options = tuple(sorted(task.get("space_options", {}).items()))
     ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
@@ -100,6 +102,51 @@ def score_masks(task: dict) -> dict:
         for name in proxies:
             extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
     return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
+
+
+def _score_parts(task: dict) -> dict:
+    """A task of several groups (``parts``: each its own batch, crops, region weights and masks; one NTK weight
+    draw for all), every mask of every part measured in vmapped passes of ``candidate_batch``: results in
+    part order, then mask order."""
+    from tenas.indicators.init import init_weights_
+    from tenas.search.batched import batched_kappas, batched_regions
+    from tenas.spaces import get_space
+
+    device = torch.device(task.get("device", "cpu"))
+    options = tuple(sorted(task.get("space_options", {}).items()))
+    ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
+    space = get_space(task["space"], **dict(options))
+    init_weights_(ntk_net, *task["ntk_init"], mode="fan_out")
+    ntk_net.to(device)
+    region_net.to(device)
+    parts = task["parts"]
+    masks = [np.asarray(m, dtype=bool) for p in parts for m in p["masks"]]
+    which = [i for i, p in enumerate(parts) for _ in p["masks"]]
+    x = torch.stack([torch.as_tensor(parts[i]["batch"]) for i in which]).to(device)
+    crops = torch.stack([torch.as_tensor(parts[i]["crops"]) for i in which]).to(device)
+    drawn = []
+    for p in parts:
+        init_weights_(region_net, *p["region_init"], mode="fan_in")
+        drawn.append({n: q.detach().clone() for n, q in region_net.named_parameters()})
+    params = {n: torch.stack([drawn[i][n] for i in which]) for n in drawn[0]}
+    batch = int(task.get("candidate_batch", len(masks)))
+    t0 = time.perf_counter()
+    with _onednn(onednn, device):
+        kappas = batched_kappas(space, ntk_net, x, masks, chunk=batch, row_chunk=task.get("row_chunk"),
+                                per_mask_inputs=True)
+    t1 = time.perf_counter()
+    regions = batched_regions(space, region_net, crops, masks, batch_size=task["region_batch"], chunk=batch,
+                              per_mask_crops=True, per_mask_params=params)
+    t2 = time.perf_counter()
+    proxies = list(task.get("proxies", ()))
+    extra = {name: [] for name in proxies}
+    for mask, i in zip(masks, which) if proxies else ():
+        ntk_net.set_alive(mask)
+        inputs = torch.as_tensor(parts[i]["batch"]).to(device)
+        labels = torch.as_tensor(parts[i]["labels"]).to(device)
+        for name in proxies:
+            extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
+    return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t1 - t0, "t_regions": t2 - t1}
 
 
 def _alive_copy(model: torch.nn.Module) -> torch.nn.Module:

@@ -90,10 +90,26 @@ class Measured:
 
 def _tasks(space_name, config: SearchConfig, objective: Objective, source: InputSource, protocol, round_index: int,
            groups: list[Group], masks: list, device, chunk: int, candidate_batch: int = 1):
-    """Tasks of one round: each group's masks (the supernet first, then its candidates) in chunks; with
-    ``candidate_batch`` > 1 a task holds that many masks, measured in vmapped passes (:mod:`tenas.search.batched`)."""
+    """Tasks of one round and, per task, the (group, column) of each of its results: each group's masks (the
+    supernet first, then its candidates) in chunks. With ``candidate_batch`` > 1 a task holds that many masks,
+    measured in vmapped passes (:mod:`tenas.search.batched`); groups smaller than that which share their NTK
+    weights (the official protocol's, one per candidate and repeat) are packed together as ``parts``."""
     chunk = max(chunk, candidate_batch)
     tasks, layout = [], []
+    pending: list[tuple[int, dict, list[int]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        first = pending[0][1]
+        shared = {k: v for k, v in first.items() if k not in ("batch", "labels", "crops", "region_init")}
+        parts = [{"batch": c["batch"], "crops": c["crops"], "region_init": c["region_init"],
+                  **({"labels": c["labels"]} if "labels" in c else {}),
+                  "masks": [np.asarray(masks[j]).tolist() for j in cols]} for _, c, cols in pending]
+        tasks.append({**shared, "parts": parts})
+        layout.append([(gi, j) for gi, _, cols in pending for j in cols])
+        pending.clear()
+
     for gi, g in enumerate(groups):
         batch, labels = source.labelled_batch(round_index, g.repeat, g.unit)
         common = {
@@ -112,9 +128,17 @@ def _tasks(space_name, config: SearchConfig, objective: Objective, source: Input
         if objective.extra:
             common.update(proxies=list(objective.extra), labels=labels)
         cols = [0] + [j + 1 for j in g.candidates]
+        if candidate_batch > 1 and len(cols) < candidate_batch and config.kappa == "exact":
+            if pending and (pending[0][1]["ntk_init"] != g.ntk_init
+                            or sum(len(c) for _, _, c in pending) + len(cols) > candidate_batch):
+                flush()
+            pending.append((gi, common, cols))
+            continue
+        flush()
         for start in range(0, len(cols), chunk):
             tasks.append({**common, "masks": [np.asarray(masks[c]).tolist() for c in cols[start : start + chunk]]})
-            layout.append((gi, cols[start : start + chunk]))
+            layout.append([(gi, c) for c in cols[start : start + chunk]])
+    flush()
     return tasks, layout
 
 
@@ -128,17 +152,17 @@ def _evaluate(pool, space, config, objective, protocol, source, round_index, wei
     names = ("ntk", "regions") + objective.extra
     values: list[dict] = [{n: {} for n in names} for _ in groups]
     t_k = t_r = 0.0
-    total = sum(len(cols) for _, cols in layout)
+    total = sum(len(where) for where in layout)
     done = 0
     progress(label, 0, total)
     for i, res in pool.run(score_masks, tasks):
-        gi, cols = layout[i]
         got = {"ntk": res["kappa"], "regions": res["regions"], **res.get("extra", {})}
         for n in names:
-            values[gi][n].update(zip(cols, got[n]))
+            for (gi, col), value in zip(layout[i], got[n]):
+                values[gi][n][col] = value
         t_k += res["t_kappa"]
         t_r += res["t_regions"]
-        done += len(cols)
+        done += len(layout[i])
         progress(label, done, total)
     full = {n: np.full((config.repeats, n_cand), np.nan) for n in names}
     cand = {n: np.full((config.repeats, n_cand), np.nan) for n in names}
