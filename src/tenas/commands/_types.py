@@ -19,3 +19,18 @@ def int_at_least(minimum: int, what: str = "an integer") -> Callable[[str], int]
         return value
 
     return parse
+
+
+def int_or_word(word: str, meaning, minimum: int, flag: str) -> Callable[[str], object]:
+    """An argparse type accepting ``word`` (returned as ``meaning``) or a decimal integer >= ``minimum``."""
+    number = int_at_least(minimum, flag)
+
+    def parse(text: str):
+        if text.strip().lower() == word:
+            return meaning
+        try:
+            return number(text)
+        except argparse.ArgumentTypeError as e:
+            raise argparse.ArgumentTypeError(f"{e} (or '{word}')") from None
+
+    return parse

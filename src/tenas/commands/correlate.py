@@ -11,17 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-
-def _sample(text: str) -> int | None:
-    if text.strip().lower() == "all":
-        return None
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--sample takes a number of cells or 'all', got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--sample must be at least 1, got {n}")
-    return n
+from tenas.commands._types import int_or_word
 
 
 def add_protocol_args(p: argparse.ArgumentParser, batch_default: int = 64) -> None:
@@ -63,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "ImageNet16-120"])
     p.add_argument("--data", metavar="PATH", help="the dataset (npz file or official folder); default: the "
                    "embedded 2,000-image CIFAR-10 sample")
-    p.add_argument("--sample", type=_sample, default=1000, metavar="N|all", help="cells to score (default 1000)")
+    p.add_argument("--sample", type=int_or_word("all", None, 1, "--sample"), default=1000, metavar="N|all", help="cells to score (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the batch and the weights")
     p.add_argument("--proxies", default="all", help="comma-separated proxy names, or 'all' (default)")
     p.add_argument("--out", default="correlate-out", metavar="DIR", help="output folder (default correlate-out)")

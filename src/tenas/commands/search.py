@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
-from tenas.commands._types import int_at_least
+from tenas.commands._types import int_at_least, int_or_word
 
 DATASETS = {
     "nb201": ("cifar10", "cifar100", "ImageNet16-120", "folder"),
@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(~10x cheaper estimator, not the paper's kernel; see benchmarks/kappa_estimators.py)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
-    p.add_argument("--candidate-batch", type=_candidate_batch, default="auto", metavar="N|auto",
+    p.add_argument("--candidate-batch", type=int_or_word("auto", "auto", 1, "--candidate-batch"), default="auto", metavar="N|auto",
                    help="candidates measured together in one vmapped pass (same values within float32 rounding; "
                         "chunked when memory runs out). auto: 1 on CPU (one at a time is faster there, see "
                         "benchmarks/bench_batched.py), 32 on CUDA")
@@ -68,18 +68,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite a finished --out folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
-
-
-def _candidate_batch(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {value}")
-    return value
 
 
 #: --candidate-batch auto, by device

@@ -13,6 +13,10 @@ of the network, and ``torch.func.vmap`` over the weights measures a chunk of can
   masked to a constant (they do not run in the one-at-a-time measurement, and a constant column changes no
   count), then the distinct rows counted per candidate.
 
+On CPU the Jacobian pass runs in float64 (``dtype="auto"``): in float32 there, torch's native convolutions
+under ``vmap(jacrev)`` over several candidates were off by up to 5 % and oneDNN's by up to ~1e-3 against
+float64 (torch 2.13; ``tests/test_batched.py``), while float64 is exact; CPU batching is opt-in and slow anyway.
+On CUDA it is float32 (cuDNN, TF32 off), as the one-at-a-time measurement.
 BatchNorm runs without running statistics (``track_running_stats`` off on a copy): in train mode the output is
 the same, and nothing is updated in place under vmap. Every candidate costs a full supernet here (switched-off
 ops are computed and multiplied by 0), which a GPU absorbs; on a CPU the one-at-a-time path, which skips them,
@@ -56,14 +60,19 @@ def _weights(space, masks: Sequence[np.ndarray], device: torch.device) -> torch.
 
 
 def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[np.ndarray], *,
-                   chunk: int = 8, row_chunk: int | None = None, per_mask_inputs: bool = False) -> list[float]:
+                   chunk: int = 8, row_chunk: int | None = None, per_mask_inputs: bool = False,
+                   dtype: str | torch.dtype = "auto") -> list[float]:
     """kappa_N of ``net`` (a space's NTK supernet, prepared or not) for each alive mask, ``chunk`` candidates
     per vmapped pass and ``row_chunk`` rows of J per backward batch (None: all); equal to one at a time.
-    ``per_mask_inputs``: ``inputs`` is K x N x ... , one batch per mask (the official protocol's)."""
-    from tenas.indicators.ntk import condition_number, ntk_weights
+    ``per_mask_inputs``: ``inputs`` is K x N x ... , one batch per mask (the official protocol's). ``dtype``:
+    of the pass; ``"auto"``: float64 on CPU, the inputs' on other devices (see the module doc)."""
+    from tenas.indicators.ntk import _exact_cuda, condition_number, ntk_weights
 
-    model = prepared(net)
     device = inputs.device
+    if dtype == "auto":
+        dtype = torch.float64 if device.type == "cpu" else inputs.dtype
+    model = prepared(net).to(dtype)
+    inputs = inputs.to(dtype)
     names = [n for n, _ in ntk_weights(model)]
     weights = {n: p.detach() for n, p in model.named_parameters() if n in names}
     rest = {n: p.detach() for n, p in model.named_parameters() if n not in weights}
@@ -78,14 +87,15 @@ def batched_kappas(space, net: nn.Module, inputs: torch.Tensor, masks: Sequence[
         return torch.func.vmap(torch.func.jacrev(sums, chunk_size=rows), in_dims=dims)(weights, w, x)
 
     kappas: list[float] = []
-    all_w = _weights(space, masks, device)
+    all_w = _weights(space, masks, device).to(dtype)
     rows = n if row_chunk is None else max(1, min(int(row_chunk), n))
     chunk = max(1, int(chunk))
     start = 0
     while start < len(masks):
         w = all_w[start:start + chunk]
         try:
-            J = jacobian(w, inputs[start:start + chunk] if per_mask_inputs else inputs, rows)
+            with _exact_cuda(device):  # on CUDA: full float32, deterministic
+                J = jacobian(w, inputs[start:start + chunk] if per_mask_inputs else inputs, rows)
         except Exception as exc:  # memory bounded: fewer rows per backward, then fewer candidates per pass
             if not is_out_of_memory(exc) or (rows == 1 and chunk == 1):
                 raise
