@@ -8,7 +8,11 @@ seconds are spent:
 3. DARTS CIFAR-10 search (official settings), seed S, batched;
 4. the same unbatched.
 
-For each: wall time, peak GPU memory (``torch.cuda.max_memory_allocated``), the found cell and the NB201
+0. (``precision``) kappa_N of the NB201 round-1 supernet and candidates (batch 72): batched in float32 on the
+   device vs one at a time in float64 (the largest relative difference; CPU float32 under vmap was off, see
+   ``tenas.search.batched``).
+
+For each search: wall time, peak GPU memory (``torch.cuda.max_memory_allocated``), the found cell and the NB201
 accuracies; then whether batched and unbatched found the same cell. Targets (issue): NB201 <= 30 s, DARTS
 <= 180 s, same cells.
 
@@ -69,6 +73,40 @@ def _one(tag: str, argv: list[str], out: Path, timeout: float) -> dict:
     return row
 
 
+def _precision(device: str, masks: int = 25) -> str:
+    import copy
+
+    import numpy as np
+    import torch
+
+    from tenas.data import load_dataset
+    from tenas.indicators.init import init_weights_
+    from tenas.indicators.ntk import ntk_condition_number
+    from tenas.search.batched import batched_kappas
+    from tenas.search.inputs import InputSource
+    from tenas.search.prune import SearchConfig, prune_candidates
+    from tenas.spaces import get_space
+
+    t0 = time.perf_counter()
+    space = get_space("nb201")
+    _, ms = prune_candidates(space.initial_alive())
+    ms = ms[:masks]
+    net = space.ntk_network(ms[0], 10)
+    init_weights_(net, "kaiming", 1, mode="fan_out")
+    x = torch.as_tensor(InputSource(load_dataset("cifar10"), SearchConfig()).batch(0, 0)).to(device)
+    net.to(device)
+    t1 = time.perf_counter()
+    got = batched_kappas(space, net, x, ms, chunk=len(ms), dtype=torch.float32)
+    t_batched = time.perf_counter() - t1
+    exact = []
+    for m in ms:
+        net.set_alive(np.asarray(m, bool))
+        exact.append(ntk_condition_number(copy.deepcopy(net).double(), x.double()))
+    diff = max(abs(a / b - 1) for a, b in zip(got, exact))
+    return (f"precision: {len(ms)} NB201 round-1 kappas on {device}, batched float32 in {t_batched:.1f} s vs one at a "
+            f"time float64: max relative difference {diff:.2e} ({time.perf_counter() - t0:.0f} s in all)")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=None, help="folder with cifar10_train_10k.npz (default: the embedded sample)")
@@ -76,7 +114,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--budget", type=float, default=500.0, help="seconds for the whole script")
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--parts", default="nb201-batched,nb201-unbatched,darts-batched,darts-unbatched")
+    ap.add_argument("--parts", default="precision,nb201-batched,nb201-unbatched,darts-batched,darts-unbatched")
     ap.add_argument("--search-args", default="", help="more `tenas search` arguments, space-separated")
     ap.add_argument("--batched", default="auto", help="--candidate-batch of the batched parts (default auto)")
     args = ap.parse_args()
@@ -92,6 +130,9 @@ def main() -> int:
     data = ["--data", str(Path(args.data) / "cifar10_train_10k.npz")] if args.data else []
     rows = []
     for part in args.parts.split(","):
+        if part == "precision":
+            say(_precision(args.device))
+            continue
         space, how = part.split("-")
         left = args.budget - (time.time() - t_start)
         if left < 30:
