@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--batches", default="1,3,6")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--row-chunk", type=int, default=None, help="rows of J per vmapped backward (default: the search's)")
     args = ap.parse_args()
 
     from tenas.data import load_dataset
@@ -40,7 +41,8 @@ def main() -> None:
     masks = masks[: args.masks]
     task = {"space": args.space, "num_classes": 10, "ntk_init": ("kaiming", 1), "region_init": ("kaiming", 2),
             "batch": source.batch(0, 0), "crops": source.crops(0, 0), "region_batch": 1000, "kappa": "exact",
-            "device": args.device, "masks": [np.asarray(m).tolist() for m in masks]}
+            "device": args.device, "masks": [np.asarray(m).tolist() for m in masks],
+            **({"row_chunk": args.row_chunk} if args.row_chunk else {})}
     score_masks({**task, "masks": task["masks"][:1]})  # warm-up: networks built, allocator tuned
     def timed(k: int) -> tuple[float, dict]:
         t0 = time.perf_counter()

@@ -78,7 +78,7 @@ def score_masks(task: dict) -> dict:
         masks = [np.asarray(m, dtype=bool) for m in task["masks"]]
         t0 = time.perf_counter()
         with _onednn(onednn, device):
-            kappas = batched_kappas(space, ntk_net, inputs, masks, chunk=batch, row_chunk=task.get("row_chunk"))
+            kappas = batched_kappas(space, ntk_net, inputs, masks, chunk=batch, row_chunk=_row_chunk(task, device))
         t1 = time.perf_counter()
         regions = batched_regions(space, region_net, crops, masks, batch_size=task["region_batch"], chunk=batch)
         t_kappa, t_regions = t1 - t0, time.perf_counter() - t1
@@ -132,7 +132,7 @@ def _score_parts(task: dict) -> dict:
     batch = int(task.get("candidate_batch", len(masks)))
     t0 = time.perf_counter()
     with _onednn(onednn, device):
-        kappas = batched_kappas(space, ntk_net, x, masks, chunk=batch, row_chunk=task.get("row_chunk"),
+        kappas = batched_kappas(space, ntk_net, x, masks, chunk=batch, row_chunk=_row_chunk(task, device),
                                 per_mask_inputs=True)
     t1 = time.perf_counter()
     regions = batched_regions(space, region_net, crops, masks, batch_size=task["region_batch"], chunk=batch,
@@ -147,6 +147,12 @@ def _score_parts(task: dict) -> dict:
         for name in proxies:
             extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
     return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t1 - t0, "t_regions": t2 - t1}
+
+
+def _row_chunk(task: dict, device: torch.device) -> int | None:
+    """Rows of J per vmapped backward: the task's, else 8 on CPU (its memory is small; the pass is float64 there)
+    and all on other devices (halved on out-of-memory)."""
+    return task.get("row_chunk") or (8 if device.type == "cpu" else None)
 
 
 def _alive_copy(model: torch.nn.Module) -> torch.nn.Module:
