@@ -187,4 +187,17 @@ def test_cli_score_and_correlate(tmp_path, capsys):
                  *tiny]) == 0
     text = capsys.readouterr().out
     assert "Kendall" not in text and "tau" in text and (out / "correlations.csv").exists()
+    # scores.csv holds what the table is computed from: recompute synflow's tau from it with scipy
+    from scipy.stats import kendalltau
+
+    from tenas.bench.nb201 import lookup
+
+    with open(out / "scores.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5 and list(rows[0]) == ["cell", "index", "params", "synflow", "cifar10_test"]
+    assert all(float(r["cifar10_test"]) == pytest.approx(lookup(r["cell"]).cifar10_test, abs=1e-4) for r in rows)
+    with open(out / "correlations.csv") as f:
+        table = {r["name"]: r for r in csv.DictReader(f)}
+    tau = kendalltau([float(r["synflow"]) for r in rows], [float(r["cifar10_test"]) for r in rows]).statistic
+    assert float(table["synflow"]["kendall_tau"]) == pytest.approx(tau, abs=1e-5)
     assert main(["score", "5000", "--proxies", "bogus"]) == 2

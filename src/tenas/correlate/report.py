@@ -98,12 +98,29 @@ def scatter(score: np.ndarray, acc: np.ndarray, row: Mapping[str, Any], dataset:
     plt.close(fig)
 
 
+def write_scores(path: Path, cells: list[int], raw: Mapping[str, np.ndarray], acc: np.ndarray, column: str) -> None:
+    """``scores.csv``: one row per cell (its string and benchmark index), every proxy's raw value (empty when it
+    failed), and the benchmark accuracy the correlations are taken against -- enough to recompute the table."""
+    from tenas.spaces.nb201 import index_to_arch
+
+    names = list(raw)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["cell", "index", *names, column])
+        for j, index in enumerate(cells):
+            values = [f"{raw[n][j]:.10g}" if math.isfinite(raw[n][j]) else "" for n in names]
+            w.writerow([index_to_arch(index), index, *values, f"{acc[j]:.4f}"])
+
+
 def write_outputs(result: dict[str, Any], out: Path, oriented: Mapping[str, np.ndarray],
-                  combos: Mapping[str, np.ndarray], acc: np.ndarray, plots: bool = True) -> None:
-    """``correlations.csv``, ``correlations.json`` and ``scatter_<name>.png`` in ``out``."""
+                  combos: Mapping[str, np.ndarray], acc: np.ndarray, plots: bool = True,
+                  raw: Mapping[str, np.ndarray] | None = None) -> None:
+    """``correlations.csv``, ``correlations.json``, ``scores.csv`` (with ``raw``) and ``scatter_<name>.png`` in ``out``."""
     from tenas.report.results import atomic_write_json
 
     write_csv(result, out / "correlations.csv")
+    if raw is not None:
+        write_scores(out / "scores.csv", result["cells"], raw, acc, result["accuracy"])
     scores = {**{k: v for k, v in oriented.items()}, **combos}
     atomic_write_json(out / "correlations.json", {**result, "accuracies": acc, "oriented_scores": dict(scores)})
     if plots:

@@ -261,5 +261,5 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         result["selection"] = {"in_sample": True, "paths": {
             how: [{"members": m, "kendall_tau": t} for m, t in stats.select_ensemble(oriented, acc, proxies, how)]
             for how in ("logrank", "rank")}}
-    report.write_outputs(result, out, oriented, combos, acc, plots=cfg.plots)
+    report.write_outputs(result, out, oriented, combos, acc, plots=cfg.plots, raw=raw)
     return result
