@@ -56,6 +56,9 @@ def score_masks(task: dict) -> dict:
 
     if "parts" in task:
         return _score_parts(task)
+    if int(task.get("candidate_batch", 1)) > 1 and len(task["masks"]) > 1 and task.get("kappa", "exact") == "exact":
+        one = {k: task[k] for k in ("batch", "crops", "region_init", "masks", "labels") if k in task}
+        return _score_parts({**task, "parts": [one]})  # one group: the same vmapped passes
     device = torch.device(task.get("device", "cpu"))
     options = tuple(sorted(task.get("space_options", {}).items()))
     ntk_net, region_net, onednn = _networks(task["space"], options, task["num_classes"])
@@ -69,24 +72,6 @@ def score_masks(task: dict) -> dict:
     labels = torch.as_tensor(task["labels"]).to(device) if proxies else None
     kappas, regions, extra = [], [], {name: [] for name in proxies}
     t_kappa = t_regions = 0.0
-    batch = int(task.get("candidate_batch", 1))
-    if batch > 1 and len(task["masks"]) > 1 and task.get("kappa", "exact") == "exact":
-        from tenas.search.batched import batched_kappas, batched_regions
-        from tenas.spaces import get_space
-
-        space = get_space(task["space"], **dict(options))
-        masks = [np.asarray(m, dtype=bool) for m in task["masks"]]
-        t0 = time.perf_counter()
-        with _onednn(onednn, device):
-            kappas = batched_kappas(space, ntk_net, inputs, masks, chunk=batch, row_chunk=_row_chunk(task, device))
-        t1 = time.perf_counter()
-        regions = batched_regions(space, region_net, crops, masks, batch_size=task["region_batch"], chunk=batch)
-        t_kappa, t_regions = t1 - t0, time.perf_counter() - t1
-        for mask in masks if proxies else ():
-            ntk_net.set_alive(mask)
-            for name in proxies:
-                extra[name].append(_proxy_value(name, _alive_copy(ntk_net), inputs, labels))
-        return {"kappa": kappas, "regions": regions, "extra": extra, "t_kappa": t_kappa, "t_regions": t_regions}
     for mask in task["masks"]:
         mask = np.asarray(mask, dtype=bool)
         t0 = time.perf_counter()
