@@ -14,32 +14,41 @@ import contextlib
 from tenas.commands._types import int_or_word
 
 
-def add_protocol_args(p: argparse.ArgumentParser, batch_default: int = 64) -> None:
-    from tenas.correlate.protocol import Protocol
+_GENERIC = ("batch_size", "C", "N", "ntk_batch", "ntk_C", "ntk_N", "region_samples")
 
-    d = Protocol()
+
+def add_protocol_args(p: argparse.ArgumentParser) -> None:
+    from tenas.correlate.presets import PROTOCOLS, PUBLISHED
+
+    d = PUBLISHED
     g = p.add_argument_group("scoring protocol (networks and batches the proxies see)")
-    g.add_argument("--batch-size", type=int, default=batch_default, help=f"images per batch (default {batch_default})")
-    g.add_argument("--C", dest="C", type=int, default=d.C, help=f"NB201 network width for the proxies (default {d.C})")
-    g.add_argument("--N", dest="N", type=int, default=d.N, help=f"cells per stage for the proxies (default {d.N})")
-    g.add_argument("--ntk-batch", type=int, default=d.ntk_batch, help=f"images for kappa_N (default {d.ntk_batch})")
-    g.add_argument("--ntk-C", type=int, default=d.ntk_C, help=f"network width for kappa_N (default {d.ntk_C})")
-    g.add_argument("--ntk-N", type=int, default=d.ntk_N, help=f"cells per stage for kappa_N (default {d.ntk_N})")
-    g.add_argument("--region-samples", type=int, default=d.region_samples,
-                   help=f"3x3 crops for R_N on the thin net (default {d.region_samples})")
+    g.add_argument("--protocol", choices=sorted(PROTOCOLS), default="published",
+                   help="published (default): each proxy in its paper's NAS-Bench-201 setting (C=16 N=5, batch 64; "
+                        "ntk as TE-NAS: C=3 N=1, batch 72; meco: one N(0,1) image); fast: C=8 N=1 for all, "
+                        "about 8x cheaper. The options below change the chosen protocol's generic setting")
+    g.add_argument("--batch-size", type=int, default=None, help=f"images per batch (published: {d.batch_size})")
+    g.add_argument("--C", dest="C", type=int, default=None, help=f"NB201 network width for the proxies (published: {d.C})")
+    g.add_argument("--N", dest="N", type=int, default=None, help=f"cells per stage for the proxies (published: {d.N})")
+    g.add_argument("--ntk-batch", type=int, default=None, help=f"images for kappa_N (published: {d.ntk_batch})")
+    g.add_argument("--ntk-C", type=int, default=None, help=f"network width for kappa_N (published: {d.ntk_C})")
+    g.add_argument("--ntk-N", type=int, default=None, help=f"cells per stage for kappa_N (published: {d.ntk_N})")
+    g.add_argument("--region-samples", type=int, default=None,
+                   help=f"3x3 crops for R_N on the thin net (published: {d.region_samples})")
 
 
 def protocol_from(args: argparse.Namespace):
-    from tenas.cli import UserError
-    from tenas.correlate.protocol import Protocol
+    """The protocol ``--protocol`` names, with the generic fields any of the other options set."""
+    import dataclasses
 
-    for name in ("batch_size", "C", "N", "ntk_batch", "ntk_C", "ntk_N", "region_samples"):
-        if getattr(args, name) < 1:
+    from tenas.cli import UserError
+    from tenas.correlate.presets import get_protocol
+
+    base = get_protocol(getattr(args, "protocol", None) or "published")
+    changes = {name: getattr(args, name) for name in _GENERIC if getattr(args, name, None) is not None}
+    for name, value in changes.items():
+        if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.ntk_batch > args.batch_size:
-        raise UserError(f"--ntk-batch ({args.ntk_batch}) cannot exceed --batch-size ({args.batch_size})")
-    return Protocol(C=args.C, N=args.N, batch_size=args.batch_size, ntk_C=args.ntk_C, ntk_N=args.ntk_N,
-                    ntk_batch=args.ntk_batch, region_samples=args.region_samples)
+    return dataclasses.replace(base, **changes, name=f"{base.name}+options") if changes else base
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,7 +7,10 @@ the harness that turns a cell into ``(model, inputs, targets)`` for each of them
 * ``regions``: TE-NAS' thin network (the cell alone at C=1 channel, no stem) on ``region_samples``
   single-channel 3x3 crops of training images, as TE-NAS counts R_N;
 * ``ntk``: the NAS-Bench-201 network at ``ntk_C`` / ``ntk_N`` on the first ``ntk_batch`` images of the batch;
-* every other proxy: the NAS-Bench-201 network at ``C`` / ``N`` on the batch of ``batch_size`` images.
+* every other proxy: the NAS-Bench-201 network at ``C`` / ``N`` on the batch of ``batch_size`` images;
+* a proxy with its own :class:`Setting` in ``Protocol.per_proxy`` (the ``published`` protocol of
+  :mod:`tenas.correlate.presets`): that setting's network and inputs instead (the first ``batch`` images of the
+  drawn batch, or ``batch`` standard-normal images).
 
 Randomness: the batch and the crops depend on (seed, dataset) only -- every cell is scored on the same
 images -- and a cell's weights on (seed, cell index) only (PyTorch's default initialisation drawn under
@@ -31,7 +34,7 @@ DATASETS: dict[str, tuple[str, int]] = {
     "cifar100": ("cifar100_test", 100),
     "ImageNet16-120": ("imagenet16_120_test", 120),
 }
-_PURPOSE = {"batch": 1, "crops": 2, "crop_images": 3, "weights": 4, "proxy": 5, "sample": 6}
+_PURPOSE = {"batch": 1, "crops": 2, "crop_images": 3, "weights": 4, "proxy": 5, "sample": 6, "gaussian": 7}
 
 
 def derive_seed(*words: int | str) -> int:
@@ -48,6 +51,31 @@ def _generator(seed: int) -> torch.Generator:
 
 
 @dataclasses.dataclass(frozen=True)
+class Setting:
+    """One proxy's own network (NB201 width ``C``, ``N`` cells per stage) and inputs under a protocol."""
+
+    C: int = 16
+    N: int = 5
+    batch: int = 64
+    #: "data": the first ``batch`` images of the protocol's batch; "gaussian": ``batch`` N(0, 1) images
+    inputs: str = "data"
+    #: the side of gaussian images (0: the dataset's own)
+    image_size: int = 0
+    #: where the setting comes from (paper / official code), shown by ``describe``
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if min(self.C, self.N, self.batch) < 1 or self.image_size < 0:
+            raise ValueError(f"a setting needs C, N and batch >= 1 and image_size >= 0, got {self}")
+        if self.inputs not in ("data", "gaussian"):
+            raise ValueError(f"a setting's inputs are 'data' or 'gaussian', got {self.inputs!r}")
+
+    def key(self) -> dict[str, Any]:
+        """What the proxy's values depend on (the source is documentation only)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "source"}
+
+
+@dataclasses.dataclass(frozen=True)
 class Protocol:
     """Network sizes and batch sizes of the scoring protocol (see the module docstring)."""
 
@@ -59,6 +87,19 @@ class Protocol:
     ntk_batch: int = 32
     region_samples: int = 3000
     augment: bool = False
+    #: the protocol's name in outputs ("fast", "published", or "custom" for one built from options)
+    name: str = "custom"
+    #: proxies with their own network and inputs: ((proxy, Setting), ...)
+    per_proxy: tuple[tuple[str, Setting], ...] = ()
+
+    def setting(self, proxy: str) -> Setting | None:
+        """The proxy's own setting, or None when it uses the protocol's generic one."""
+        return dict(self.per_proxy).get(proxy)
+
+    def data_batch(self) -> int:
+        """How many training images to draw: the most any proxy takes (a smaller batch is a prefix of it)."""
+        own = [s.batch for _, s in self.per_proxy if s.inputs == "data"]
+        return max([self.batch_size, self.ntk_batch, *own])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -69,6 +110,9 @@ class Protocol:
     def relevant(self, proxy: str) -> dict[str, Any]:
         """The fields a proxy's values depend on (a cache checks these, so changing, say, the NTK batch
         conflicts only with cached ``ntk`` rows)."""
+        own = self.setting(proxy)
+        if own is not None:
+            return {"setting": own.key(), "augment": self.augment}
         if proxy in ("params", "flops"):
             return {}
         if proxy == "regions":
@@ -79,16 +123,23 @@ class Protocol:
         return {"C": self.C, "N": self.N, "batch_size": self.batch_size, "augment": self.augment}
 
     def describe(self) -> str:
-        return (f"proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "
+        own = "".join(f"; {name} on C={s.C} N={s.N}, "
+                      f"{f'{s.batch} image(s)' if s.inputs == 'data' else f'{s.batch} N(0,1) image(s)'}"
+                      + (f" of {s.image_size}x{s.image_size}" if s.image_size else "")
+                      for name, s in self.per_proxy)
+        return (f"protocol {self.name}: proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "
                 f"ntk on C={self.ntk_C} N={self.ntk_N}, batch {self.ntk_batch}; "
                 f"regions on the C=1 one-cell thin net, {self.region_samples} 3x3 crops; "
-                f"params/flops on the benchmark net (C=16 N=5)")
+                f"params/flops on the benchmark net (C=16 N=5){own}")
 
 
 def net_spec(proxy: str, protocol: Protocol) -> tuple[str, int, int]:
     """``(kind, C, N)`` of the network a proxy is computed on."""
     if proxy in ("params", "flops"):
         return ("full", 16, 5)
+    own = protocol.setting(proxy)
+    if own is not None:
+        return ("full", own.C, own.N)
     if proxy == "regions":
         return ("thin", 1, 1)
     if proxy == "ntk":
@@ -117,15 +168,23 @@ class Inputs:
     y: torch.Tensor
     crops: torch.Tensor | None
     source: str
+    seed: int = 0  # the seed the batch was drawn with (gaussian inputs are drawn from it too)
 
     def for_proxy(self, proxy: str, protocol: Protocol) -> tuple[torch.Tensor, torch.Tensor]:
+        own = protocol.setting(proxy)
+        if own is not None:
+            if own.inputs == "gaussian":
+                side = own.image_size or self.x.shape[-1]
+                g = _generator(derive_seed(self.seed, "gaussian"))
+                return torch.randn(own.batch, self.x.shape[1], side, side, generator=g), self.y[: own.batch]
+            return self.x[: own.batch], self.y[: own.batch]
         if proxy == "regions":
             if self.crops is None:
                 raise RuntimeError("region crops are not available (tenas.indicators.crops missing)")
             return self.crops, self.y[:0]
         if proxy == "ntk":
             return self.x[: protocol.ntk_batch], self.y[: protocol.ntk_batch]
-        return self.x, self.y
+        return self.x[: protocol.batch_size], self.y[: protocol.batch_size]
 
 
 def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, need_crops: bool = True) -> Inputs:
@@ -133,7 +192,7 @@ def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, n
     from tenas.data import load_dataset, sample_batch, to_tensor
 
     ds = load_dataset(dataset, data, "train")
-    x, y = sample_batch(ds, protocol.batch_size, _generator(derive_seed(seed, "batch")), augment=protocol.augment)
+    x, y = sample_batch(ds, protocol.data_batch(), _generator(derive_seed(seed, "batch")), augment=protocol.augment)
     crops = None
     if need_crops:
         try:
@@ -147,7 +206,7 @@ def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, n
             images = to_tensor(np.asarray(ds.x[idx]), ds)
             crops = torch.as_tensor(random_crops(images, n=protocol.region_samples, size=3,
                                                  generator=_generator(derive_seed(seed, "crops"))))
-    return Inputs(x=x, y=y, crops=crops, source=str(ds.source))
+    return Inputs(x=x, y=y, crops=crops, source=str(ds.source), seed=seed)
 
 
 def score_cell(cell_index: int, proxies: list[str], dataset: str, seed: int, protocol: Protocol,

@@ -3,7 +3,7 @@
 Pruning decides each edge from changes of a supernet; the cell it ends with is then only one of many similar
 cells. The local step scores the found cell and every cell that differs from it on one edge (18 neighbours:
 each of 6 edges to each of the 3 other non-``none`` ops) with zero-cost proxies on the cells' own networks
-(:func:`tenas.correlate.protocol.score_cell`, the ``tenas correlate`` setting), combines them by a rank
+(:func:`tenas.correlate.protocol.score_cell`, ``tenas correlate --protocol fast``), combines them by a rank
 ensemble over every cell scored so far, moves to the best, and repeats from there up to ``steps`` times or until
 the current cell is the best. Proxies that fail on a cell (NaN, inf) rank it last for that proxy.
 """
@@ -73,11 +73,12 @@ def _aggregate(scores: dict, members, how: str) -> dict:
 def local_step(arch: str, dataset: str, data: str | None, seed: int, *, steps: int = DEFAULT_STEPS,
                members=DEFAULT_MEMBERS, how: str = "logrank") -> LocalStep:
     """Hill-climb from ``arch`` over one-edit neighbours by the rank ensemble of ``members``."""
-    from tenas.correlate.protocol import Protocol, load_inputs, score_cell
+    from tenas.correlate.presets import FAST
+    from tenas.correlate.protocol import load_inputs, score_cell
     from tenas.spaces.nb201 import arch_to_index, format_arch, to_cell
 
     t0 = time.perf_counter()
-    protocol = Protocol()
+    protocol = FAST  # the setting the local step's proxies were chosen with
     inputs = load_inputs(dataset, data, seed, protocol, need_crops="regions" in members)
     current = format_arch(to_cell(arch))
     result = LocalStep(start=current, arch=current, path=[current])

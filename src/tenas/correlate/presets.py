@@ -1,0 +1,46 @@
+"""Named scoring protocols: ``published`` (each proxy as its paper's official code runs it on NAS-Bench-201) and
+``fast`` (one cheap setting for every proxy), the choices of ``tenas score`` / ``tenas correlate --protocol``.
+
+``published`` is the default, so that a table from ``tenas correlate`` compares with the literature:
+
+* the gradient-saliency and Jacobian proxies (snip, grad_norm, fisher, grasp, synflow, jacob_cov) as Abdelfattah et
+  al. ("Zero-Cost Proxies for Lightweight NAS", ICLR 2021) score NAS-Bench-201 (SamsungLabs/zero-cost-nas,
+  ``nasbench2_pred.py``): the benchmark's own network (C=16, N=5), one random batch of 64 training images,
+  PyTorch's default initialisation (``--init_w_type none``), train mode;
+* naswot, zico, zen and the proxies without a setting of their own: the same network and batch (C=16, N=5,
+  64 images);
+* ntk: TE-NAS' own NAS-Bench-201 setting (VITA-Group/TENAS ``prune_tenas.py``: the NTK network at C=3, N=1;
+  ``prune_launch.py``: batch 72); regions: TE-NAS' thin network (C=1, one cell, no stem) on 3,000 crops;
+* params / flops: the benchmark network, as the benchmark counts them;
+* meco: MeCo's official code (HamsterMimi/MeCo) feeds one standard-normal image to the C=16, N=5 network.
+
+``fast`` is the setting every table of this project used before (C=8, N=1, batch 64; ntk C=8, N=1, batch 32):
+about 8x cheaper, and it loses snip / grad_norm / fisher / grasp (benchmarks/results/bench_proxies_2026-11-28.txt).
+"""
+
+from __future__ import annotations
+
+from tenas.correlate.protocol import Protocol, Setting
+
+__all__ = ["PROTOCOLS", "FAST", "PUBLISHED", "get_protocol"]
+
+FAST = Protocol(name="fast")
+PUBLISHED = Protocol(
+    name="published",
+    C=16, N=5, batch_size=64,
+    ntk_C=3, ntk_N=1, ntk_batch=72,
+    region_samples=3000,
+    per_proxy=(
+        ("meco", Setting(C=16, N=5, batch=1, inputs="gaussian", source="MeCo official code: one N(0,1) image")),
+    ),
+)
+#: every named protocol, by the name ``--protocol`` takes
+PROTOCOLS: dict[str, Protocol] = {"published": PUBLISHED, "fast": FAST}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The named protocol; ``ValueError`` lists the names."""
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOLS)}") from None
