@@ -36,11 +36,15 @@ def test_each_proxy_gets_its_own_inputs():
     fast = load_inputs("cifar10", None, 3, FAST, need_crops=False)
     assert torch.equal(fast.for_proxy("synflow", FAST)[0], xs)
     assert torch.equal(fast.for_proxy("ntk", FAST)[0], xs[:32])
-    # meco: one standard-normal image, from the seed alone
-    g, _ = inp.for_proxy("meco", PUBLISHED)
+    # meco: the first image alone (MeCo's official NB201 script runs with batch size 1)
+    m, my = inp.for_proxy("meco", PUBLISHED)
+    assert torch.equal(m, x[:1]) and torch.equal(my, y[:1])
+    # a gaussian setting: standard-normal images from the seed alone
+    noise = dataclasses.replace(PUBLISHED, per_proxy=(("meco", Setting(batch=1, inputs="gaussian")),))
+    g, _ = inp.for_proxy("meco", noise)
     assert g.shape == (1, 3, 32, 32)
-    assert torch.equal(g, load_inputs("cifar10", None, 3, PUBLISHED, need_crops=False).for_proxy("meco", PUBLISHED)[0])
-    assert not torch.equal(g, load_inputs("cifar10", None, 4, PUBLISHED, need_crops=False).for_proxy("meco", PUBLISHED)[0])
+    assert torch.equal(g, load_inputs("cifar10", None, 3, noise, need_crops=False).for_proxy("meco", noise)[0])
+    assert not torch.equal(g, load_inputs("cifar10", None, 4, noise, need_crops=False).for_proxy("meco", noise)[0])
     assert abs(float(g.mean())) < 0.1 and abs(float(g.std()) - 1) < 0.1  # 3,072 N(0,1) draws
     big = dataclasses.replace(PUBLISHED, per_proxy=(("meco", Setting(batch=2, inputs="gaussian", image_size=64)),))
     assert inp.for_proxy("meco", big)[0].shape == (2, 3, 64, 64)
@@ -51,8 +55,8 @@ def test_a_cache_tells_the_protocols_apart_where_they_differ():
     assert FAST.relevant("ntk") != PUBLISHED.relevant("ntk")
     assert FAST.relevant("regions") == PUBLISHED.relevant("regions")  # the same thin net and crops
     assert FAST.relevant("meco") != PUBLISHED.relevant("meco")
-    assert PUBLISHED.relevant("meco")["setting"]["inputs"] == "gaussian"
-    assert "meco on C=16 N=5, 1 N(0,1) image" in PUBLISHED.describe()
+    assert PUBLISHED.relevant("meco")["setting"]["batch"] == 1
+    assert "meco on C=16 N=5, 1 image(s)" in PUBLISHED.describe()
 
 
 def test_setting_rejects_nonsense():

@@ -24,7 +24,7 @@ def add_protocol_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scoring protocol (networks and batches the proxies see)")
     g.add_argument("--protocol", choices=sorted(PROTOCOLS), default="published",
                    help="published (default): each proxy in its paper's NAS-Bench-201 setting (C=16 N=5, batch 64; "
-                        "ntk as TE-NAS: C=3 N=1, batch 72; meco: one N(0,1) image); fast: C=8 N=1 for all, "
+                        "ntk as TE-NAS: C=3 N=1, batch 72; meco: one image); fast: C=8 N=1 for all, "
                         "about 8x cheaper. The options below change the chosen protocol's generic setting")
     g.add_argument("--batch-size", type=int, default=None, help=f"images per batch (published: {d.batch_size})")
     g.add_argument("--C", dest="C", type=int, default=None, help=f"NB201 network width for the proxies (published: {d.C})")

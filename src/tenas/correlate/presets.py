@@ -12,7 +12,8 @@
 * ntk: TE-NAS' own NAS-Bench-201 setting (VITA-Group/TENAS ``prune_tenas.py``: the NTK network at C=3, N=1;
   ``prune_launch.py``: batch 72); regions: TE-NAS' thin network (C=1, one cell, no stem) on 3,000 crops;
 * params / flops: the benchmark network, as the benchmark counts them;
-* meco: MeCo's official code (HamsterMimi/MeCo) feeds one standard-normal image to the C=16, N=5 network.
+* meco: MeCo's official NB201 script (HamsterMimi/MeCo ``correlation/NAS_Bench_201.py``) feeds ONE training
+  image (``--batch_size 1``) to the C=16, N=5 network.
 
 ``fast`` is the setting every table of this project used before (C=8, N=1, batch 64; ntk C=8, N=1, batch 32):
 about 8x cheaper, and it loses snip / grad_norm / fisher / grasp (benchmarks/results/bench_proxies_2026-11-28.txt).
@@ -31,7 +32,7 @@ PUBLISHED = Protocol(
     ntk_C=3, ntk_N=1, ntk_batch=72,
     region_samples=3000,
     per_proxy=(
-        ("meco", Setting(C=16, N=5, batch=1, inputs="gaussian", source="MeCo official code: one N(0,1) image")),
+        ("meco", Setting(C=16, N=5, batch=1, source="MeCo official NB201 script: one training image")),
     ),
 )
 #: every named protocol, by the name ``--protocol`` takes
