@@ -78,3 +78,24 @@ def test_cli_protocol_choice_and_options(capsys):
     assert "invalid choice: 'bogus'" in capsys.readouterr().err
     assert main(["score", "5000", "--proxies", "params", "--ntk-batch", "0"]) == 2
     assert "--ntk-batch must be at least 1" in capsys.readouterr().err
+
+
+def test_a_settings_options_reach_the_proxy():
+    from tenas.correlate.protocol import score_cell
+    from tenas.indicators.registry import get_proxy
+
+    assert dict(PUBLISHED.setting("swap").options) == {"repeats": 32}
+    assert net_spec("swap", PUBLISHED) == ("full", 3, 1)
+    inp = load_inputs("cifar10", None, 0, PUBLISHED, need_crops=False)
+    one = dataclasses.replace(PUBLISHED, per_proxy=(("swap", Setting(C=3, N=1, batch=16, options=(("repeats", 2),))),))
+    (_, raw, err, *_), = score_cell(5000, ["swap"], "cifar10", 0, one, inp)
+    assert err is None
+    # the same value by hand: the network score_cell builds, its 16 images, the proxy called with repeats=2
+    from tenas.correlate.protocol import build, derive_seed
+
+    net = build(5000, ("full", 3, 1), 10, 0)
+    x, _ = inp.for_proxy("swap", one)
+    assert x.shape[0] == 16
+    assert raw == get_proxy("swap").fn(net, x, None, seed=derive_seed(0, 5000, "proxy"), repeats=2)
+    assert raw != get_proxy("swap").fn(net, x, None, seed=derive_seed(0, 5000, "proxy"), repeats=1)
+    assert "swap on C=3 N=1, 16 image(s), repeats=32" in PUBLISHED.describe()

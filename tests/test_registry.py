@@ -59,7 +59,11 @@ def test_list_is_sorted_and_has_the_builtins():
 
 
 def test_resolve_proxies():
-    assert resolve_proxies(None) == list_proxies() == resolve_proxies("all")
+    every = [n for n in list_proxies() if not get_proxy(n).needs]
+    assert resolve_proxies(None) == every == resolve_proxies("all")
+    # a proxy that cannot run without options (reg_swap: mu, sigma) is named explicitly, never part of "all"
+    assert get_proxy("reg_swap").needs == ("mu", "sigma") and "reg_swap" not in every
+    assert resolve_proxies("reg_swap,synflow") == ["reg_swap", "synflow"]
     assert resolve_proxies("synflow, naswot,synflow") == ["synflow", "naswot"]
     assert resolve_proxies(["params"]) == ["params"]
     with pytest.raises(ValueError, match="unknown proxy 'bogus'"):

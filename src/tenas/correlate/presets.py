@@ -12,6 +12,10 @@
 * ntk: TE-NAS' own NAS-Bench-201 setting (VITA-Group/TENAS ``prune_tenas.py``: the NTK network at C=3, N=1;
   ``prune_launch.py``: batch 72); regions: TE-NAS' thin network (C=1, one cell, no stem) on 3,000 crops;
 * params / flops: the benchmark network, as the benchmark counts them;
+* swap: SWAP's official ``correlation.py`` (pym1024/SWAP; its only script, for DARTS cells) scores the reduced
+  one-cell network at C=3 on the first 16 training images, averaged over 32 Gaussian re-initialisations; here the
+  NB201 analogue: C=3, N=1, 16 images, ``repeats=32``. ``reg_swap`` needs ``mu`` / ``sigma`` that neither the
+  repository nor the sources we could read give for NB201, so no protocol sets them and ``all`` leaves it out;
 * meco: MeCo's official NB201 script (HamsterMimi/MeCo ``correlation/NAS_Bench_201.py``) feeds ONE training
   image (``--batch_size 1``) to the C=16, N=5 network.
 
@@ -33,6 +37,8 @@ PUBLISHED = Protocol(
     region_samples=3000,
     per_proxy=(
         ("meco", Setting(C=16, N=5, batch=1, source="MeCo official NB201 script: one training image")),
+        ("swap", Setting(C=3, N=1, batch=16, options=(("repeats", 32),),
+                         source="SWAP official correlation.py: 1-cell C=3 net, 16 images, 32 Gaussian re-inits")),
     ),
 )
 #: every named protocol, by the name ``--protocol`` takes

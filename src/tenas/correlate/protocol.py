@@ -63,6 +63,8 @@ class Setting:
     image_size: int = 0
     #: where the setting comes from (paper / official code), shown by ``describe``
     source: str = ""
+    #: keyword options for the proxy function, ((name, value), ...), e.g. (("repeats", 32),)
+    options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if min(self.C, self.N, self.batch) < 1 or self.image_size < 0:
@@ -126,6 +128,7 @@ class Protocol:
         own = "".join(f"; {name} on C={s.C} N={s.N}, "
                       f"{f'{s.batch} image(s)' if s.inputs == 'data' else f'{s.batch} N(0,1) image(s)'}"
                       + (f" of {s.image_size}x{s.image_size}" if s.image_size else "")
+                      + "".join(f", {k}={v}" for k, v in s.options)
                       for name, s in self.per_proxy)
         return (f"protocol {self.name}: proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "
                 f"ntk on C={self.ntk_C} N={self.ntk_N}, batch {self.ntk_batch}; "
@@ -227,7 +230,9 @@ def score_cell(cell_index: int, proxies: list[str], dataset: str, seed: int, pro
                 nets[spec] = build(cell_index, spec, num_classes, seed)
                 t0, c0 = time.perf_counter(), time.process_time()
             x, y = inputs.for_proxy(name, protocol)
-            raw = float(get_proxy(name).fn(nets[spec], x, y, seed=derive_seed(seed, cell_index, "proxy")))
+            own = protocol.setting(name)
+            options = dict(own.options) if own is not None else {}
+            raw = float(get_proxy(name).fn(nets[spec], x, y, seed=derive_seed(seed, cell_index, "proxy"), **options))
             if not np.isfinite(raw):
                 err = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
         except Exception as exc:  # recorded, never aborts the run

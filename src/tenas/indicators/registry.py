@@ -67,6 +67,8 @@ class Proxy:
     summary: str = ""
     #: "data": uses the batch; "shape": only the batch's shape; "none": only the model.
     uses: str = "data"
+    #: keyword options the proxy cannot run without (a protocol's setting supplies them); ``all`` leaves it out
+    needs: tuple[str, ...] = ()
 
     def orient(self, raw: float) -> float:
         """The oriented value of a raw one (higher = predicted better)."""
@@ -83,7 +85,7 @@ _LOADED = False
 
 
 def register_proxy(name: str, *, higher_is_better: bool, paper: str, uses: str = "data",
-                   replace: bool = False) -> Callable[[Callable[..., float]], Callable[..., float]]:
+                   needs: tuple[str, ...] = (), replace: bool = False) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator registering ``fn(model, inputs, targets, *, seed=0, **options) -> float`` under ``name``.
 
     ``higher_is_better`` is the sign convention of the raw value; ``paper`` the reference. Registering a
@@ -98,7 +100,7 @@ def register_proxy(name: str, *, higher_is_better: bool, paper: str, uses: str =
         if name in _REGISTRY and not replace and _REGISTRY[name].fn is not fn:
             raise ValueError(f"a proxy named {name!r} is already registered ({_REGISTRY[name].fn.__module__})")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = Proxy(name, fn, bool(higher_is_better), paper, doc[0] if doc else "", uses)
+        _REGISTRY[name] = Proxy(name, fn, bool(higher_is_better), paper, doc[0] if doc else "", uses, tuple(needs))
         return fn
 
     return decorate
@@ -144,20 +146,22 @@ def compute_proxy(name: str, model: nn.Module, inputs: torch.Tensor, targets: to
 
 
 def resolve_proxies(spec: str | Iterable[str] | None) -> list[str]:
-    """Names from a user's choice: ``None`` or ``"all"`` = every proxy; else a comma list or a list of names.
+    """Names from a user's choice: ``None`` or ``"all"`` = every proxy that runs without options (see
+    ``Proxy.needs``); else a comma list or a list of names.
 
     Unknown names raise ``ValueError`` naming them and the known ones. Order is kept, duplicates dropped.
     """
     known = list_proxies()
+    every = [n for n in known if not _REGISTRY[n].needs]
     if spec is None:
-        return known
+        return every
     items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip() for s in spec]
     items = [s for s in items if s]
     if not items or items == ["all"]:
-        return known
+        return every
     out: list[str] = []
     for item in items:
-        names = known if item == "all" else [item]
+        names = every if item == "all" else [item]
         for n in names:
             if n not in _REGISTRY:
                 raise ValueError(f"unknown proxy {n!r}; known proxies: {', '.join(known)}")

@@ -108,7 +108,7 @@ def swap(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = 
     return float(sum(scores) / len(scores))
 
 
-@register_proxy("reg_swap", higher_is_better=True,
+@register_proxy("reg_swap", higher_is_better=True, needs=("mu", "sigma"),
                 paper="Peng et al., 'SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS', ICLR 2024")
 def reg_swap(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = None, *, seed: int = 0,
              mu: float | None = None, sigma: float | None = None, repeats: int = 1,
