@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 CSV_COLUMNS = ("name", "kind", "n", "failed", "kendall_tau", "spearman_rho", "kendall_tau_all", "kendall_p", "spearman_p",
-               "sec_per_cell", "cpu_per_cell")
+               "sec_per_cell", "cpu_per_cell", "top1_acc", "best_of_100")
 
 
 def _f(v: Any, fmt: str) -> str:
@@ -24,18 +24,23 @@ def format_table(result: Mapping[str, Any]) -> str:
     head = (f"NAS-Bench-201 {result['dataset']} ({result['accuracy']}), {result['sample']} cells, "
             f"seed {result['seed']}\n{result['protocol_text']}")
     lines = [head, f"{'proxy':<24} {'kind':<11} {'n':>6} {'fail':>5} {'tau':>7} {'rho':>7} {'tau_all':>7} "
-                   f"{'s/cell':>7} {'cpu/cell':>8}"]
+                   f"{'s/cell':>7} {'cpu/cell':>8} {'top1':>6} {'best100':>7}"]
     for r in result["rows"]:
         lines.append(f"{r['name'][:24]:<24} {r['kind']:<11} {r['n']:>6} {r['failed']:>5} "
                      f"{_f(r['kendall_tau'], '7.3f')} {_f(r['spearman_rho'], '7.3f')} "
                      f"{_f(r.get('kendall_tau_all'), '7.3f')} "
-                     f"{_f(r.get('sec_per_cell'), '7.3f')} {_f(r.get('cpu_per_cell'), '8.3f')}")
+                     f"{_f(r.get('sec_per_cell'), '7.3f')} {_f(r.get('cpu_per_cell'), '8.3f')} "
+                     f"{_f(r.get('top1_acc'), '6.2f')} {_f(r.get('best_of_100'), '7.2f')}")
 
     def total(key: str) -> float:
         return sum(r[key] for r in result["rows"] if r["kind"] == "proxy" and math.isfinite(r.get(key, math.nan)))
 
     lines.append("tau/rho: over the cells the proxy scored (failures left out); tau_all: every cell, failures "
-                 "ranked worst; s/cell: wall clock, cpu/cell: CPU time, per worker")
+                 "ranked worst; s/cell: wall clock, cpu/cell: CPU time, per worker; top1: accuracy of the best-scored "
+                 "cell; best100: expected accuracy of the best-scored of 100 random cells (exact)")
+    if "sample_best_acc" in result:
+        lines.append(f"for scale: the sample's best cell {result['sample_best_acc']:.2f}, the best of 100 random cells "
+                     f"{result['oracle_best_of_100']:.2f} (an oracle), a random cell {result['sample_mean_acc']:.2f}")
     lines.append(f"sum per cell (one worker): {total('sec_per_cell'):.2f} s wall, {total('cpu_per_cell'):.2f} s CPU; "
                  f"scored now: {result['cells_scored_now']} cells in {result['wall_seconds']:.0f} s "
                  f"with {result['workers']} workers (load {result['loadavg_start'][0]:.1f} -> "

@@ -223,8 +223,13 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     oriented = {p: raw[p] if get_proxy(p).higher_is_better else -raw[p] for p in proxies}
 
     rows: list[dict[str, Any]] = []
+
+    def top(score: np.ndarray) -> dict[str, float]:  # the top of the ranking, what a search keeps
+        return {"top1_acc": stats.top_accuracy(score, acc),
+                "best_of_100": stats.expected_best_of(score, acc, min(100, len(acc)))}
+
     for p in proxies:
-        r = stats.correlation(oriented[p], acc)
+        r = {**stats.correlation(oriented[p], acc), **top(oriented[p])}
         errs = Counter(e for e in errors[p] if e is not None)
         rows.append({"name": p, "kind": "proxy", "higher_is_better": get_proxy(p).higher_is_better, **r,
                      "sec_per_cell": _mean(seconds[p]), "cpu_per_cell": _mean(cpu[p]),
@@ -233,11 +238,11 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     if "ntk" in proxies and "regions" in proxies:
         combos["tenas"] = stats.tenas_combination(oriented["ntk"], oriented["regions"])
         rows.append({"name": "tenas", "kind": "combination", "members": ["ntk", "regions"],
-                     "how": "rank(-kappa)+rank(R)", **stats.correlation(combos["tenas"], acc)})
+                     "how": "rank(-kappa)+rank(R)", **stats.correlation(combos["tenas"], acc), **top(combos["tenas"])})
     for name, how, members in ensembles:
         combos[name] = stats.ensemble(oriented, members, how)
         rows.append({"name": name, "kind": "ensemble", "members": members, "how": how,
-                     **stats.correlation(combos[name], acc)})
+                     **stats.correlation(combos[name], acc), **top(combos[name])})
 
     result: dict[str, Any] = {
         "space": "nb201",
@@ -255,6 +260,9 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         "loadavg_start": list(load0),
         "loadavg_end": list(os.getloadavg()),
         "rows": rows,
+        "sample_best_acc": float(np.nanmax(acc)),
+        "oracle_best_of_100": stats.expected_best_of(acc, acc, min(100, len(acc))),
+        "sample_mean_acc": float(np.nanmean(acc)),
         "cells": cells,
     }
     if cfg.select_ensemble:

@@ -44,6 +44,48 @@ def correlation(score: np.ndarray, accuracy: np.ndarray) -> dict[str, float | in
     return out
 
 
+def top_accuracy(score: np.ndarray, accuracy: np.ndarray) -> float:
+    """The accuracy of the best-scored cell (the mean over cells tied at the top); failures never win."""
+    s = np.asarray(score, dtype=np.float64).copy()
+    a = np.asarray(accuracy, dtype=np.float64)
+    s[~np.isfinite(s)] = -np.inf
+    if not len(s) or np.all(s == -np.inf):
+        return float("nan")
+    return float(np.mean(a[s == s.max()]))
+
+
+def expected_best_of(score: np.ndarray, accuracy: np.ndarray, k: int = 100) -> float:
+    """The expected accuracy of the best-scored cell of ``k`` cells drawn at random without replacement.
+
+    Exact, no Monte Carlo: sort the cells by score; the cells tied at one score value form a group with
+    ``L`` cells below it and ``m`` in it; it holds the subset's best score with probability
+    ``(C(L + m, k) - C(L, k)) / C(n, k)``, and then (by symmetry) the pick is worth the group's mean accuracy.
+    Failures (NaN, inf) score lowest.
+    """
+    from scipy.special import gammaln
+
+    s = np.asarray(score, dtype=np.float64).copy()
+    a = np.asarray(accuracy, dtype=np.float64)
+    n = len(s)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in 1..{n} (the cells scored), got {k}")
+    s[~np.isfinite(s)] = -np.inf
+    values, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    means = np.bincount(inverse, weights=a) / counts
+    below = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    def log_choose(m: np.ndarray) -> np.ndarray:  # log C(m, k); -inf where m < k
+        m = np.asarray(m, dtype=np.float64)
+        out = np.full(m.shape, -np.inf)
+        ok = m >= k
+        out[ok] = gammaln(m[ok] + 1) - gammaln(k + 1) - gammaln(m[ok] - k + 1)
+        return out
+
+    total = log_choose(np.array([n]))[0]
+    prob = np.exp(log_choose(below + counts) - total) - np.exp(log_choose(below) - total)
+    return float(np.sum(prob * means))
+
+
 def ranks(score: np.ndarray) -> np.ndarray:
     """Average ranks 1..n, ascending (the best score gets n); failures (NaN, +-inf) share the lowest ranks."""
     s = np.asarray(score, dtype=np.float64).copy()
