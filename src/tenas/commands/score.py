@@ -1,4 +1,4 @@
-"""``tenas score --space nb201 ARCH... [--proxies ...] [--dataset D] [--data PATH] [--seed S] [--batch-size B]``.
+"""``tenas score --space nb201 ARCH... [--proxies ...] [--dataset D] [--data PATH] [--seed S] [--protocol P]``.
 
 Prints a table of proxy values (raw, in each paper's units; the header says which way is better) for the
 given cells, computed exactly as ``tenas correlate`` computes them (same networks, batch and seeds), so a
@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "score",
         help="score NAS-Bench-201 cells with zero-cost proxies",
         description="Compute training-free proxies (TE-NAS kappa_N and R_N, NASWOT, synflow, snip, grasp, fisher, "
-                    "grad_norm, jacob_cov, ZiCo, Zen-score, #params, FLOPs) for NAS-Bench-201 cells.",
+                    "grad_norm, jacob_cov, ZiCo, Zen-score, MeCo, SWAP, #params, FLOPs, ...; --proxies all lists "
+                    "every registered one) for NAS-Bench-201 cells, each in its paper's setting by default "
+                    "(--protocol published).",
     )
     p.add_argument("arch", nargs="+", metavar="ARCH", help="cell string (quote it) or benchmark index 0..15624")
     p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (nb201)")
