@@ -16,6 +16,9 @@
   one-cell network at C=3 on the first 16 training images, averaged over 32 Gaussian re-initialisations; here the
   NB201 analogue: C=3, N=1, 16 images, ``repeats=32``. ``reg_swap`` needs ``mu`` / ``sigma`` that neither the
   repository nor the sources we could read give for NB201, so no protocol sets them and ``all`` leaves it out;
+* az_expressivity / az_progressivity / az_trainability / az_complexity (AZ-NAS, cvlab-yonsei/AZ-NAS as run by
+  ondratybl/VKDNW ``NB201``): the C=16, N=5 network; the proxies themselves re-initialise a copy (Kaiming fan-in)
+  and draw standard-normal images shaped like the batch (64), as the official code does;
 * meco: MeCo's official NB201 script (HamsterMimi/MeCo ``correlation/NAS_Bench_201.py``) feeds ONE training
   image (``--batch_size 1``) to the C=16, N=5 network.
 
