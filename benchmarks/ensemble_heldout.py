@@ -22,6 +22,7 @@ import numpy as np
 PUBLISHED = {
     "AZ-NAS": ("logrank", ["az_expressivity", "az_progressivity", "az_trainability", "flops"]),
     "TE-NAS": ("rank", ["ntk", "regions"]),
+    "VKDNW_agg": ("logrank", ["vkdnw_single", "az_expressivity", "az_trainability", "jacob_cov", "flops"]),
 }
 
 

@@ -19,6 +19,8 @@
 * az_expressivity / az_progressivity / az_trainability / az_complexity (AZ-NAS, cvlab-yonsei/AZ-NAS as run by
   ondratybl/VKDNW ``NB201``): the C=16, N=5 network; the proxies themselves re-initialise a copy (Kaiming fan-in)
   and draw standard-normal images shaped like the batch (64), as the official code does;
+* vkdnw / vkdnw_single (ondratybl/VKDNW ``NB201``): the C=16, N=5 network (the proxies re-initialise a copy,
+  Kaiming), on 64 standard-normal images (``torch.randn(64, 3, 32, 32)`` in the official code);
 * meco: MeCo's official NB201 script (HamsterMimi/MeCo ``correlation/NAS_Bench_201.py``) feeds ONE training
   image (``--batch_size 1``) to the C=16, N=5 network.
 
@@ -40,6 +42,9 @@ PUBLISHED = Protocol(
     region_samples=3000,
     per_proxy=(
         ("meco", Setting(C=16, N=5, batch=1, source="MeCo official NB201 script: one training image")),
+        ("vkdnw", Setting(C=16, N=5, batch=64, inputs="gaussian", source="VKDNW official NB201 code: 64 N(0,1) images")),
+        ("vkdnw_single", Setting(C=16, N=5, batch=64, inputs="gaussian",
+                                 source="VKDNW official NB201 code: 64 N(0,1) images")),
         ("swap", Setting(C=3, N=1, batch=16, options=(("repeats", 32),),
                          source="SWAP official correlation.py: 1-cell C=3 net, 16 images, 32 Gaussian re-inits")),
     ),

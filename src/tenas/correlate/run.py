@@ -41,6 +41,9 @@ DEFAULT_ENSEMBLES: tuple[str, ...] = (
     "ens5=logrank:naswot+jacob_cov+flops+synflow+ntk",
     "ens5_rank=rank:naswot+jacob_cov+synflow+ntk+flops",
     "all13=logrank:fisher+flops+grad_norm+grasp+jacob_cov+naswot+ntk+params+regions+snip+synflow+zen+zico",
+    # the published aggregates, as their official code builds them (log-rank sums; FLOPs is AZ-NAS' complexity)
+    "az_nas=logrank:az_expressivity+az_progressivity+az_trainability+flops",
+    "vkdnw_agg=logrank:vkdnw_single+az_expressivity+az_trainability+jacob_cov+flops",
 )
 
 
