@@ -26,7 +26,8 @@ def kaiming_init_(model: nn.Module, mode: str = "fan_out", generator: torch.Gene
     """Re-initialise ``model`` in place as TE-NAS does; returns it.
 
     * ``Conv1d/2d/3d`` and ``Linear`` weights: ``kaiming_normal_(mode=mode, nonlinearity="relu")``, biases 0;
-    * BatchNorm (any ``_BatchNorm``) with affine parameters: weight 1, bias 0 (running statistics untouched).
+    * BatchNorm (any ``_BatchNorm``) and GroupNorm with affine parameters: weight 1, bias 0 (running statistics
+      untouched).
 
     Modules are visited in ``model.modules()`` order and the values are drawn on the CPU from ``generator``
     (the global RNG if None) and then copied to the weight's device and dtype, so the same generator state
@@ -42,7 +43,7 @@ def kaiming_init_(model: nn.Module, mode: str = "fan_out", generator: torch.Gene
             w.copy_(draw)
             if m.bias is not None:
                 m.bias.zero_()
-        elif isinstance(m, _BatchNorm) and m.affine:
+        elif isinstance(m, (_BatchNorm, nn.GroupNorm)) and m.affine:
             m.weight.fill_(1.0)
             m.bias.zero_()
     return model

@@ -87,3 +87,14 @@ def check_targets(targets: torch.Tensor | None, name: str) -> torch.Tensor:
 
 def modules_of(model: nn.Module, kinds: tuple[type, ...]) -> Iterator[nn.Module]:
     return (m for m in model.modules() if isinstance(m, kinds))
+
+
+def hooked_forward(net: nn.Module, modules, hook, inputs: torch.Tensor, *, grad: bool = False) -> None:
+    """One forward pass of ``net`` on ``inputs`` with ``hook`` as forward hook on each of ``modules``, removed after."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        with torch.set_grad_enabled(grad):
+            net(inputs)
+    finally:
+        for h in handles:
+            h.remove()

@@ -81,7 +81,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import borrowed, generator, working_copy
+from tenas.indicators.zoo._common import borrowed, generator, hooked_forward, working_copy
 
 PAPER = ("Lee & Ham, 'AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search', CVPR 2024")
 #: ``p + EPS_LOG`` inside the entropy's log, as the official code
@@ -187,16 +187,11 @@ def trainability_of(features: Sequence[torch.Tensor], gen: torch.Generator) -> f
 # --------------------------------------------------------------------------------------------------
 def kaiming_init_(model: nn.Module, gen: torch.Generator) -> None:
     """The official ``init_model(..., 'kaiming_norm_fanin')``: Conv2d/Linear weights N(0, 2/fan_in), biases 0,
-    affine BatchNorm2d/GroupNorm weight 1 and bias 0 (in module order)."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=gen)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
+    affine BatchNorm2d/GroupNorm weight 1 and bias 0 (in module order): TE-NAS' :func:`tenas.indicators.init.kaiming_init_`
+    with ``mode="fan_in"``."""
+    from tenas.indicators.init import kaiming_init_ as tenas_kaiming
+
+    tenas_kaiming(model, mode="fan_in", generator=gen)
 
 
 def stage_modules(model: nn.Module, stages: Sequence[str] | None = None) -> list[nn.Module]:
@@ -232,13 +227,7 @@ def stage_features(net: nn.Module, inputs: torch.Tensor, modules: Sequence[nn.Mo
         features.append(out)
         return None
 
-    handles = [m.register_forward_hook(hook) for m in modules]
-    try:
-        with torch.set_grad_enabled(grad):
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    hooked_forward(net, modules, hook, inputs, grad=grad)
     if not features:
         raise ValueError("AZ-NAS: no stage module ran in the forward pass")
     return features

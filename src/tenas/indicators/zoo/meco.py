@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import borrowed
+from tenas.indicators.zoo._common import borrowed, hooked_forward
 
 
 def min_corr_eigenvalue(feature: torch.Tensor) -> float:
@@ -60,13 +60,7 @@ def meco(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None = 
             if isinstance(out, torch.Tensor) and out.dim() == 4 and out.shape[1] > 1:
                 values.append(min_corr_eigenvalue(out[0]))
 
-        handles = [m.register_forward_hook(hook) for m in net.modules()]
-        try:
-            with torch.no_grad():
-                net(inputs)
-        finally:
-            for h in handles:
-                h.remove()
+        hooked_forward(net, list(net.modules()), hook, inputs)
         if not values:
             raise ValueError("meco needs modules with 4-D outputs of more than one channel (feature maps)")
         return float(sum(values))

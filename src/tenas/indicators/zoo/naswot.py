@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import borrowed
+from tenas.indicators.zoo._common import borrowed, hooked_forward
 
 
 def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
@@ -41,12 +41,6 @@ def naswot(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None 
         relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
         if not relus:
             raise ValueError("naswot needs nn.ReLU modules in the model (functional relu cannot be hooked)")
-        handles = [m.register_forward_hook(hook) for m in relus]
-        try:
-            with torch.no_grad():
-                net(inputs)
-        finally:
-            for h in handles:
-                h.remove()
+        hooked_forward(net, relus, hook, inputs)
         _sign, logdet = np.linalg.slogdet(kernel.numpy())
         return float(logdet)

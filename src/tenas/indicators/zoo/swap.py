@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from tenas.indicators.registry import register_proxy
-from tenas.indicators.zoo._common import borrowed, generator, working_copy
+from tenas.indicators.zoo._common import borrowed, generator, hooked_forward, working_copy
 from tenas.indicators.zoo.zen import gaussian_init_
 
 
@@ -77,13 +77,7 @@ def _swap_once(net: nn.Module, inputs: torch.Tensor) -> int:
             codes.append((out.detach() > 0).reshape(len(inputs), -1))  # read now: an inplace op may follow
 
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
-    handles = [m.register_forward_hook(hook) for m in relus]
-    try:
-        with torch.no_grad():
-            net(inputs)
-    finally:
-        for h in handles:
-            h.remove()
+    hooked_forward(net, relus, hook, inputs)
     if not codes:
         raise ValueError("swap needs nn.ReLU modules applied to 4-D inputs (functional relu cannot be hooked)")
     return count_distinct_patterns(torch.cat(codes, 1))

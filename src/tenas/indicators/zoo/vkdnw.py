@@ -116,17 +116,12 @@ def trainable_layers(model: nn.Module) -> int:
 
 def kaiming_init_(model: nn.Module, gen: torch.Generator) -> None:
     """The official ``init_model(model, 'kaiming_norm_fanin')``, drawn from ``gen``, plus fresh BatchNorm statistics."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=gen)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
-            if isinstance(m, NORMS) and m.track_running_stats:
-                m.reset_running_stats()
+    from tenas.indicators.init import kaiming_init_ as tenas_kaiming
+
+    tenas_kaiming(model, mode="fan_in", generator=gen)
+    for m in model.modules():
+        if isinstance(m, NORMS) and m.track_running_stats:
+            m.reset_running_stats()
 
 
 def selected_entries(model: nn.Module, n_tensors: int = 128, per_tensor: int = 1) -> list[tuple[str, torch.Tensor]]:
