@@ -112,5 +112,6 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise UserError(exc.args[0] if exc.args else str(exc)) from None
     print(format_table(result))
-    print(f"wrote {args.out}/correlations.csv, correlations.json, scatter_*.png; cache {args.out}/scores.sqlite")
+    plots = "" if args.no_plots else ", scatter_*.png"
+    print(f"wrote {args.out}/correlations.csv, correlations.json, scores.csv{plots}; cache {args.out}/scores.sqlite")
     return 0
