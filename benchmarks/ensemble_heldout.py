@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/ensemble_heldout.py --select runs/corr/c10_s0 --report runs/corr/c10_s1 runs/corr/c100_s1
 
 Each folder is a ``tenas correlate --out`` folder (its ``scores.csv``: every cell's raw proxy values and benchmark
-accuracy; ``correlations.json``: the CPU seconds per cell). Greedy forward selection
+accuracy; ``correlations.json`` or ``.json.gz``: the CPU seconds per cell). Greedy forward selection
 (:func:`tenas.correlate.stats.select_ensemble`) runs on ``--select`` only; every step of its path and the
 published aggregates are then scored on each ``--report`` folder: Kendall tau, the accuracy of the best-scored cell
 (top1) and the exact expected best of 100 random cells (best100), with the members' summed CPU seconds per cell.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def load(folder: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, flo
     raw = {n: np.array([float(r[2 + i]) if r[2 + i] else np.nan for r in body]) for i, n in enumerate(names)}
     oriented = {n: v if get_proxy(n).higher_is_better else -v for n, v in raw.items()}
     acc = np.array([float(r[-1]) for r in body])
-    info = json.loads((folder / "correlations.json").read_text())
+    path = folder / "correlations.json"
+    info = json.loads(path.read_text() if path.exists() else gzip.decompress((folder / "correlations.json.gz").read_bytes()))
     cpu = {r["name"]: float(r.get("cpu_per_cell") or 0.0) for r in info["rows"] if r["kind"] == "proxy"}
     return oriented, acc, cpu, f"{info['dataset']} seed {info['seed']} ({column}, {len(acc)} cells)"
 
