@@ -37,7 +37,15 @@ CACHE_FILE = "scores.sqlite"
 #: peaked (0.730 in-sample for logrank; the best rank-sum path peaked at 0.706, kept as ``ens5_rank``).
 #: Report it on other seeds (``--seed 0``: other cells, batch and weights) or other datasets only.
 #: ``all13`` (every proxy, log-rank) is the a-priori "use everything" baseline.
+#:
+#: ``zoo8`` and ``zoo2`` were chosen the same way on the published protocol (2026-12-02): greedy logrank selection
+#: over meco, swap, flops, params, synflow, naswot, jacob_cov, zico, regions and AZ-NAS' three scores on CIFAR-10,
+#: 1,000 cells, ``--seed 0`` (benchmarks/results/correlate_published_2026-12-02/c10_s0): ``zoo8`` is where the path
+#: peaked (0.805 in-sample, at the 8-member limit; about 2.2 CPU-s per cell), ``zoo2`` its cheap first step (0.764,
+#: 0.33 CPU-s per cell). Both were written here before any other sample was scored with them.
 DEFAULT_ENSEMBLES: tuple[str, ...] = (
+    "zoo8=logrank:meco+swap+az_progressivity+zico+jacob_cov+az_trainability+flops+az_expressivity",
+    "zoo2=logrank:meco+swap",
     "ens5=logrank:naswot+jacob_cov+flops+synflow+ntk",
     "ens5_rank=rank:naswot+jacob_cov+synflow+ntk+flops",
     "all13=logrank:fisher+flops+grad_norm+grasp+jacob_cov+naswot+ntk+params+regions+snip+synflow+zen+zico",
