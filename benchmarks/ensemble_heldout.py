@@ -67,7 +67,7 @@ def main() -> None:
         print(f"  for scale on {name}: best cell {np.nanmax(rep_acc):.2f}, best of 100 random cells (oracle) "
               f"{stats.expected_best_of(rep_acc, rep_acc, min(100, len(rep_acc))):.2f}, random cell {np.nanmean(rep_acc):.2f}")
     cols = "  ".join(f"{'tau':>6} {'top1':>6} {'best100':>7}" for _ in reports)
-    print(f"{'ensemble':<70} {'in-sample':>9}  {cols}  cpu s/cell")
+    print(f"{'in-sample':>9}  {cols}  cpu s/cell  ensemble")
 
     def line(label, how, members, in_sample):
         parts = []
@@ -77,7 +77,7 @@ def main() -> None:
             else:
                 parts.append(f"{'-':>6} {'-':>6} {'-':>7}")
         cost = sum(cpu.get(m, float("nan")) for m in members)
-        print(f"{label[:70]:<70} {in_sample:9.3f}  {'  '.join(parts)}  {cost:6.2f}")
+        print(f"{in_sample:9.3f}  {'  '.join(parts)}  {cost:10.2f}  {label}")
 
     for name in sorted(sel):
         line(name, "rank", [name], stats.correlation(sel[name], sel_acc)["kendall_tau"])
