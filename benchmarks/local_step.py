@@ -39,24 +39,29 @@ def main() -> None:
     ap.add_argument("--members", default="naswot+jacob_cov+flops+synflow+ntk",
                     help="proxies joined by '+' (tenas+ uses synflow with --steps 6)")
     ap.add_argument("--how", default="logrank", choices=("logrank", "rank"))
+    ap.add_argument("--protocol", default="fast", choices=("fast", "published"),
+                    help="the scoring protocol of the proxies (tenas+ uses fast)")
     ap.add_argument("--out", type=Path, default=None, help="write every seed's record (JSON)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     from tenas.bench.nb201 import lookup
+    from tenas.correlate.presets import get_protocol
     from tenas.search.local import local_step
 
     found = _found(args.found, args.dataset)
     members = tuple(args.members.split("+"))
-    print(f"local step on {args.dataset}: {args.how}:{'+'.join(members)}, up to {args.steps} steps", flush=True)
+    print(f"local step on {args.dataset}: {args.how}:{'+'.join(members)}, up to {args.steps} steps, "
+          f"protocol {args.protocol}", flush=True)
     rows, records = [], []
     for s in args.seeds:
         if s not in found:
             print(f"seed {s}: no found cell in {args.found}")
             continue
         res = local_step(found[s], args.dataset, str(SHARED / DATA[args.dataset]), s, steps=args.steps,
-                         members=members, how=args.how)
+                         members=members, how=args.how,
+                         protocol=get_protocol(args.protocol))
         before = lookup(res.start).to_dict()[KEY[args.dataset]]
         after = lookup(res.arch).to_dict()[KEY[args.dataset]]
         rows.append((before, after, res.seconds))

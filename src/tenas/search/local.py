@@ -71,14 +71,15 @@ def _aggregate(scores: dict, members, how: str) -> dict:
 
 
 def local_step(arch: str, dataset: str, data: str | None, seed: int, *, steps: int = DEFAULT_STEPS,
-               members=DEFAULT_MEMBERS, how: str = "logrank") -> LocalStep:
-    """Hill-climb from ``arch`` over one-edit neighbours by the rank ensemble of ``members``."""
+               members=DEFAULT_MEMBERS, how: str = "logrank", protocol=None) -> LocalStep:
+    """Hill-climb from ``arch`` over one-edit neighbours by the rank ensemble of ``members``, each scored under
+    ``protocol`` (a :class:`tenas.correlate.protocol.Protocol`; None: ``fast``, the setting tenas+ was chosen with)."""
     from tenas.correlate.presets import FAST
     from tenas.correlate.protocol import load_inputs, score_cell
     from tenas.spaces.nb201 import arch_to_index, format_arch, to_cell
 
     t0 = time.perf_counter()
-    protocol = FAST  # the setting the local step's proxies were chosen with
+    protocol = FAST if protocol is None else protocol
     inputs = load_inputs(dataset, data, seed, protocol, need_crops="regions" in members)
     current = format_arch(to_cell(arch))
     result = LocalStep(start=current, arch=current, path=[current])
