@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-#: published rank aggregates, as their official code builds them (log-rank sums, FLOPs as AZ-NAS' complexity)
-PUBLISHED = {
-    "AZ-NAS": ("logrank", ["az_expressivity", "az_progressivity", "az_trainability", "flops"]),
-    "TE-NAS": ("rank", ["ntk", "regions"]),
-    "VKDNW_agg": ("logrank", ["vkdnw_single", "az_expressivity", "az_trainability", "jacob_cov", "flops"]),
-}
+def published() -> dict[str, tuple[str, list[str]]]:
+    """The default ensembles of ``tenas correlate`` (its published aggregates among them), by name."""
+    from tenas.correlate.run import DEFAULT_ENSEMBLES
+    from tenas.correlate.stats import parse_ensemble
+
+    out = {name: (how, members) for name, how, members in map(parse_ensemble, DEFAULT_ENSEMBLES)}
+    out["TE-NAS"] = ("rank", ["ntk", "regions"])
+    return out
 
 
 def load(folder: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str]:
@@ -81,7 +83,7 @@ def main() -> None:
 
     for name in sorted(sel):
         line(name, "rank", [name], stats.correlation(sel[name], sel_acc)["kendall_tau"])
-    for label, (how, members) in PUBLISHED.items():
+    for label, (how, members) in published().items():
         if all(m in sel for m in members):
             line(f"{label} = {how}:{'+'.join(members)}", how, members, scores(sel, sel_acc, members, how)[0])
     for how in ("logrank", "rank"):
