@@ -5,7 +5,7 @@
 Each folder is a ``tenas correlate --out`` folder (its ``scores.csv``: every cell's raw proxy values and benchmark
 accuracy; ``correlations.json`` or ``.json.gz``: the CPU seconds per cell). Greedy forward selection
 (:func:`tenas.correlate.stats.select_ensemble`) runs on ``--select`` only; every step of its path and the
-published aggregates are then scored on each ``--report`` folder: Kendall tau, the accuracy of the best-scored cell
+default ensembles of ``tenas correlate`` are then scored on each ``--report`` folder: Kendall tau, the accuracy of the best-scored cell
 (top1) and the exact expected best of 100 random cells (best100), with the members' summed CPU seconds per cell.
 """
 
