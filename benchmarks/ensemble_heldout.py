@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/ensemble_heldout.py --select runs/corr/c10_s0 --report runs/corr/c10_s1 runs/corr/c100_s1
 
-Each folder is a ``tenas correlate --out`` folder (its ``scores.csv``: every cell's raw proxy values and benchmark
+Each folder is a ``tenas correlate --out`` folder (``A,B``: two runs on the same sample with other proxies, merged) (its ``scores.csv``: every cell's raw proxy values and benchmark
 accuracy; ``correlations.json`` or ``.json.gz``: the CPU seconds per cell). Greedy forward selection
 (:func:`tenas.correlate.stats.select_ensemble`) runs on ``--select`` only; every step of its path and the
 default ensembles of ``tenas correlate`` are then scored on each ``--report`` folder: Kendall tau, the accuracy of the best-scored cell
@@ -29,7 +29,19 @@ def published() -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def load(folder: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str]:
+def load(spec: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str]:
+    """One sample's oriented scores, accuracies, CPU s/cell and name; ``A,B``: folders of the same sample (same
+    dataset, seed and cells, other proxies) merged column by column."""
+    parts = [_load(Path(p)) for p in str(spec).split(",")]
+    oriented, acc, cpu, name, cells = parts[0]
+    for o, a, c, n, k in parts[1:]:
+        if n != name or k != cells:
+            raise SystemExit(f"{spec}: the folders are not the same sample ({name} vs {n})")
+        oriented, cpu = {**oriented, **o}, {**cpu, **c}
+    return oriented, acc, cpu, name
+
+
+def _load(folder: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str, list[str]]:
     from tenas.indicators.registry import get_proxy
 
     with (folder / "scores.csv").open() as f:
@@ -43,7 +55,8 @@ def load(folder: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, flo
     path = folder / "correlations.json"
     info = json.loads(path.read_text() if path.exists() else gzip.decompress((folder / "correlations.json.gz").read_bytes()))
     cpu = {r["name"]: float(r.get("cpu_per_cell") or 0.0) for r in info["rows"] if r["kind"] == "proxy"}
-    return oriented, acc, cpu, f"{info['dataset']} seed {info['seed']} ({column}, {len(acc)} cells)"
+    return (oriented, acc, cpu, f"{info['dataset']} seed {info['seed']} ({column}, {len(acc)} cells)",
+            [r[1] for r in body])
 
 
 def scores(oriented, acc, members, how) -> tuple[float, float, float]:
