@@ -2,6 +2,10 @@
 
     .venv/bin/python benchmarks/local_step.py --found benchmarks/results/quality_cuda_h200_faithful.json \
         --dataset cifar10 --seeds 0-9 [--steps 3] [--members naswot+jacob_cov+flops+synflow+ntk] [--how logrank]
+    .venv/bin/python benchmarks/local_step.py --found ... --dataset cifar10 --seeds 0-9 --objective tenas+
+
+``--objective``: the local search of a ``tenas search --objective`` preset (all its stages), instead of one stage
+given by ``--members`` / ``--steps`` / ``--protocol``.
 
 ``--found``: a JSON list of {dataset, seed, arch} (as benchmarks/search_quality.py's runs give) or a folder
 ``runs/quality/TAG`` with DATASET/seedS/result.json. The local step is scored with the search's own seed on the
@@ -41,32 +45,36 @@ def main() -> None:
     ap.add_argument("--how", default="logrank", choices=("logrank", "rank"))
     ap.add_argument("--protocol", default="fast", choices=("fast", "published"),
                     help="the scoring protocol of the proxies (tenas+ uses fast)")
+    ap.add_argument("--objective", default=None, help="a preset's stages (e.g. tenas+) instead of the options above")
     ap.add_argument("--out", type=Path, default=None, help="write every seed's record (JSON)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(1)
     from tenas.bench.nb201 import lookup
-    from tenas.correlate.presets import get_protocol
-    from tenas.search.local import local_step
+    from tenas.search.local import Stage, local_search
+    from tenas.search.objective import parse_objective
 
     found = _found(args.found, args.dataset)
-    members = tuple(args.members.split("+"))
-    print(f"local step on {args.dataset}: {args.how}:{'+'.join(members)}, up to {args.steps} steps, "
-          f"protocol {args.protocol}", flush=True)
+    if args.objective:
+        stages = parse_objective(args.objective).local
+        if not stages:
+            raise SystemExit(f"--objective {args.objective} has no local search")
+    else:
+        stages = (Stage(tuple(args.members.split("+")), args.steps, args.protocol, args.how),)
+    print(f"local search on {args.dataset}: " + "; then ".join(st.describe() for st in stages), flush=True)
     rows, records = [], []
     for s in args.seeds:
         if s not in found:
             print(f"seed {s}: no found cell in {args.found}")
             continue
-        res = local_step(found[s], args.dataset, str(SHARED / DATA[args.dataset]), s, steps=args.steps,
-                         members=members, how=args.how,
-                         protocol=get_protocol(args.protocol))
+        res = local_search(found[s], args.dataset, str(SHARED / DATA[args.dataset]), s, stages)
         before = lookup(res.start).to_dict()[KEY[args.dataset]]
         after = lookup(res.arch).to_dict()[KEY[args.dataset]]
         rows.append((before, after, res.seconds))
         records.append({"seed": s, **res.to_dict(), "before": before, "after": after})
-        print(f"seed {s:2d}  {before:6.2f} -> {after:6.2f}  ({len(res.path) - 1} moves, {len(res.scores)} cells, "
+        cells = sum(len(r.scores) for _, r in res.stages)
+        print(f"seed {s:2d}  {before:6.2f} -> {after:6.2f}  ({len(res.path) - 1} moves, {cells} cells, "
               f"{res.seconds:5.1f} s)  {res.arch}", flush=True)
     b, a = [r[0] for r in rows], [r[1] for r in rows]
     sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)

@@ -118,18 +118,38 @@ def test_local_step_climbs_by_its_ensemble():
     assert params[0] < params[1] < params[2]
 
 
+def test_tenas_plus_preset_stages():
+    from tenas.search.local import Stage
+
+    o = parse_objective("tenas+")
+    assert o.terms == ("ntk", "regions")
+    assert o.local == (Stage(("synflow",), 6, "fast"), Stage(("zen", "az_trainability"), 1, "published"))
+    assert parse_objective("tenas").local == () and parse_objective("ntk+regions+synflow").local == ()
+
+
 def test_objective_with_local_step_end_to_end(tmp_path, monkeypatch):
     from tenas.cli import main
     from tenas.report.results import read_json
     from tenas.search import objective
 
-    monkeypatch.setitem(objective.PRESETS, "tenas+", (("ntk", "regions"), ("params",), 1))
+    from tenas.search.local import Stage
+
+    # two stages: params climbs one move (fast protocol); then flops (published) climbs on from there
+    monkeypatch.setitem(objective.PRESETS, "tenas+", (("ntk", "regions"), (Stage(("params",), 1),
+                                                                           Stage(("flops",), 2, "published"))))
     out = tmp_path / "plus"
     assert main(["search", "--objective", "tenas+", "--out", str(out), "--repeats", "1", "--batch-size", "8",
                  "--region-samples", "300", "--quiet", "--workers", "1"]) == 0
     res = read_json(out / "result.json")
     ls = res["local_step"]
-    assert ls["start"] == ls["path"][0] and res["arch"] == ls["arch"] and len(ls["path"]) == 2
+    first, second = ls["stages"]
+    assert (first["members"], first["protocol"], second["members"], second["protocol"]) == (
+        ["params"], "fast", ["flops"], "published")
+    assert len(first["path"]) == 2 and second["start"] == first["arch"] and 1 <= len(second["path"]) <= 3
+    assert ls["path"] == first["path"] + second["path"][1:] and ls["start"] == first["start"]
+    assert res["arch"] == ls["arch"] == second["arch"] != ls["start"]
+    flops = [second["scores"][c]["flops"] for c in second["path"]]
+    assert flops == sorted(set(flops))  # every move of the flops climb adds FLOPs
     assert res["benchmark"]["arch"] == res["arch"]
     assert res["stages"][-1]["label"] == "after local step"
     assert main(["search", "--space", "darts", "--objective", "tenas+", "--out", str(tmp_path / "d"),

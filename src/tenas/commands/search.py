@@ -225,17 +225,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _local_step(args: argparse.Namespace, arch: str):
-    """The objective's local step from the pruned cell (None when it has none)."""
-    from tenas.search.local import local_step
+    """The objective's local search from the pruned cell (None when it has none)."""
+    from tenas.search.local import local_search
     from tenas.search.objective import parse_objective
 
     objective = parse_objective(args.objective)
     if not objective.local:
         return None
     if not args.quiet:
-        print(f"local step from {arch} ({'+'.join(objective.local)}, up to {objective.local_steps} moves)",
-              file=sys.stderr)
-    return local_step(arch, args.dataset, args.data, args.seed, steps=objective.local_steps, members=objective.local)
+        print(f"local search from {arch}: " + "; then ".join(st.describe() for st in objective.local), file=sys.stderr)
+    return local_search(arch, args.dataset, args.data, args.seed, objective.local)
 
 
 def _nb201_mask(arch: str):

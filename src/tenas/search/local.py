@@ -6,6 +6,9 @@ each of 6 edges to each of the 3 other non-``none`` ops) with zero-cost proxies 
 (:func:`tenas.correlate.protocol.score_cell`, ``tenas correlate --protocol fast``), combines them by a rank
 ensemble over every cell scored so far, moves to the best, and repeats from there up to ``steps`` times or until
 the current cell is the best. Proxies that fail on a cell (NaN, inf) rank it last for that proxy.
+
+A local search is a chain of such steps (:class:`Stage`: its proxies, its number of moves, its scoring protocol),
+each starting where the previous one ended (:func:`local_search`); ``--objective tenas+`` runs two.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["LocalStep", "neighbours", "local_step", "DEFAULT_MEMBERS", "DEFAULT_STEPS"]
+__all__ = ["LocalStep", "Stage", "neighbours", "local_step", "local_search", "DEFAULT_MEMBERS", "DEFAULT_STEPS"]
 
 #: What ``--objective tenas+`` climbs by: synflow alone beat 12 other variants over seeds 0-9 of CIFAR-10 and
 #: CIFAR-100 (among them the ``tenas correlate`` ensemble naswot+jacob_cov+flops+synflow+ntk;
@@ -53,6 +56,56 @@ class LocalStep:
     def to_dict(self) -> dict:
         return {"start": self.start, "arch": self.arch, "path": self.path, "scores": self.scores,
                 "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One hill climb of a local search: rank-ensemble ``members`` (``how``), scored under ``protocol`` (a
+    ``tenas correlate`` protocol name: ``fast`` or ``published``), for up to ``steps`` moves."""
+
+    members: tuple[str, ...]
+    steps: int
+    protocol: str = "fast"
+    how: str = "logrank"
+
+    def describe(self) -> str:
+        return f"{self.how}:{'+'.join(self.members)}, up to {self.steps} move(s), protocol {self.protocol}"
+
+
+@dataclass
+class LocalSearch:
+    """What a chain of stages did: the whole path, and each stage's :class:`LocalStep` (its scores among them)."""
+
+    start: str
+    arch: str
+    path: list = field(default_factory=list)
+    stages: list = field(default_factory=list)  # [(Stage, LocalStep)]
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "arch": self.arch, "path": self.path, "seconds": self.seconds,
+                "stages": [{"members": list(st.members), "steps": st.steps, "protocol": st.protocol, "how": st.how,
+                            **res.to_dict()} for st, res in self.stages]}
+
+
+def local_search(arch: str, dataset: str, data: str | None, seed: int, stages) -> LocalSearch:
+    """Run ``stages`` (:class:`Stage`) one after another from ``arch``; each starts where the previous ended."""
+    from tenas.correlate.presets import get_protocol
+
+    current = arch
+    out = None
+    for st in stages:
+        res = local_step(current, dataset, data, seed, steps=st.steps, members=st.members, how=st.how,
+                         protocol=get_protocol(st.protocol))
+        if out is None:
+            out = LocalSearch(start=res.start, arch=res.start, path=[res.start])
+        out.path.extend(res.path[1:])
+        out.stages.append((st, res))
+        out.seconds += res.seconds
+        current = out.arch = res.arch
+    if out is None:
+        raise ValueError("a local search needs at least one stage")
+    return out
 
 
 def _aggregate(scores: dict, members, how: str) -> dict:

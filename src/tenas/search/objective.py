@@ -11,15 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenas.search.local import DEFAULT_MEMBERS, DEFAULT_STEPS, Stage
+
 __all__ = ["Objective", "parse_objective", "PRESETS", "NATIVE"]
 
-#: Named objectives: the pruning's terms, then (optionally) the proxies of a local step over the found cell's
-#: one-edit neighbours and its number of moves (:mod:`tenas.search.local`; NAS-Bench-201 only).
-PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
-    "tenas": (("ntk", "regions"), (), 0),
-    # chosen from 13 variants of benchmarks/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100
-    # (benchmarks/results/local_step_2026-12-02.txt): 93.82 +- 0.26 / 71.49 +- 1.17 vs the default's 93.32 / 70.27
-    "tenas+": (("ntk", "regions"), ("synflow",), 6),  # = tenas.search.local.DEFAULT_MEMBERS / DEFAULT_STEPS
+#: Named objectives: the pruning's terms, then (optionally) the stages of a local search over one-edit neighbours
+#: of the found cell (:mod:`tenas.search.local`; NAS-Bench-201 only).
+PRESETS: dict[str, tuple[tuple[str, ...], tuple[Stage, ...]]] = {
+    "tenas": (("ntk", "regions"), ()),
+    # stage 1, chosen from 13 variants of benchmarks/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100
+    # (benchmarks/results/local_step_2026-12-02.txt): 93.82 +- 0.26 / 71.49 +- 1.17 vs the default's 93.32 / 70.27;
+    # stage 2, one move by capacity (zen) and trainability (AZ-NAS), chosen on the neighbourhood of the all-3x3 cell
+    # (CIFAR-10, seeds 0-2; benchmarks/results/tenas_plus_2026-12-02/): 94.20 +- 0.30 / 72.29 +- 1.60 over seeds 0-9
+    "tenas+": (("ntk", "regions"), (Stage(DEFAULT_MEMBERS, DEFAULT_STEPS, "fast"),
+                                    Stage(("zen", "az_trainability"), 1, "published"))),
 }
 #: Terms the search measures itself (on the networks and inputs of TE-NAS).
 NATIVE = ("ntk", "regions")
@@ -32,8 +37,7 @@ class Objective:
     spec: str
     terms: tuple[str, ...]
     higher_is_better: dict
-    local: tuple[str, ...] = ()  # proxies of the local step after the pruning (empty: none)
-    local_steps: int = 0
+    local: tuple[Stage, ...] = ()  # the stages of the local search after the pruning (empty: none)
 
     @property
     def extra(self) -> tuple[str, ...]:
@@ -48,9 +52,9 @@ def parse_objective(spec: str) -> Objective:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"an objective must be a preset ({', '.join(PRESETS)}) or proxies joined by '+', got {spec!r}")
     text = spec.strip()
-    local, steps = (), 0
+    local = ()
     if text in PRESETS:
-        terms, local, steps = PRESETS[text]
+        terms, local = PRESETS[text]
     else:
         terms = tuple(t.strip() for t in text.split("+"))
         if any(not t for t in terms):
@@ -61,4 +65,4 @@ def parse_objective(spec: str) -> Objective:
                              f"{', '.join(PRESETS)}; proxies: {', '.join(list_proxies())}")
         if len(set(terms)) != len(terms):
             raise ValueError(f"objective {spec!r} names a proxy twice")
-    return Objective(text, terms, {t: get_proxy(t).higher_is_better for t in terms}, local, steps)
+    return Objective(text, terms, {t: get_proxy(t).higher_is_better for t in terms}, tuple(local))
