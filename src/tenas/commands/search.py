@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "candidate and repeat; its rounding and ties; see tenas.search.protocols)")
     p.add_argument("--objective", default="tenas",
                    help="what the pruning rank-sums: tenas (kappa_N and R_N, default) or registered proxies joined by "
-                        "'+', e.g. ntk+regions+synflow (each proxy's relative change, in its own orientation)")
+                        "'+', e.g. ntk+regions+synflow (each proxy's relative change, in its own orientation); "
+                        "tenas+: the default pruning, then a two-stage local search over one-edit neighbours "
+                        "(NAS-Bench-201 only)")
     p.add_argument("--init", choices=("kaiming", "once"), default=None,
                    help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
                         "once: drawn once per round and shared by the repeats (--protocol paper only)")
