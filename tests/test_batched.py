@@ -110,7 +110,8 @@ def test_float32_against_float64():
             assert one_at_a_time(net, masks, lambda n: ntk_condition_number(n, x)) == pytest.approx(exact, rel=1e-5)
         with torch.backends.mkldnn.flags(enabled=False):
             f32 = batched_kappas(space, net, x, masks, chunk=3, dtype=torch.float32)
-        assert max(abs(a / b - 1) for a, b in zip(f32, exact)) > 1e-3  # why float64 on CPU
+        # why float64 on CPU: float32 misses the 1e-5 bar (by up to 5e-2 on one CPU, 7e-4 on the CI's: kernel-dependent)
+        assert max(abs(a / b - 1) for a, b in zip(f32, exact)) > 1e-5
     finally:
         torch.set_num_threads(threads)
 
@@ -232,7 +233,8 @@ def test_cli_candidate_batch_finds_the_same_cell(tmp_path, capsys):
 def test_round_measured_batched_equals_one_at_a_time(embedded, protocol, batch):
     """A whole round through the pruner's tasks: the official protocol's small groups (the supernet and one
     candidate, each with its own batch, crops and thin-network draw) are packed into vmapped tasks; the paper's
-    big groups are chunked. Every value equals the one-at-a-time measurement."""
+    big groups are chunked. Every value equals the one-at-a-time measurement: regions exactly, kappa to 1e-3
+    (the one-at-a-time pass is float32; on the CI's CPU one supernet kappa of 16 was 1.8e-4 off the float64 one)."""
     import functools
 
     from tenas.parallel.local import LocalPool
@@ -259,4 +261,4 @@ def test_round_measured_batched_equals_one_at_a_time(embedded, protocol, batch):
                          candidate_batch=batch)
     for part in ("full", "cand"):
         a, b = getattr(one, part), getattr(many, part)
-        assert np.allclose(b["ntk"], a["ntk"], rtol=1e-5) and np.array_equal(b["regions"], a["regions"])
+        assert np.allclose(b["ntk"], a["ntk"], rtol=1e-3) and np.array_equal(b["regions"], a["regions"])
