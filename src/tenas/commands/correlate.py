@@ -34,6 +34,30 @@ def add_protocol_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ntk-N", type=int, default=None, help=f"cells per stage for kappa_N (published: {d.ntk_N})")
     g.add_argument("--region-samples", type=int, default=None,
                    help=f"3x3 crops for R_N on the thin net (published: {d.region_samples})")
+    g.add_argument("--proxy-option", action="append", default=None, metavar="PROXY.KEY=VALUE",
+                   help="a keyword option for one proxy, repeatable, e.g. --proxy-option reg_swap.mu=1.4 "
+                        "--proxy-option reg_swap.sigma=0.3 (values parse as int, float, true/false or text)")
+
+
+def _value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def parse_proxy_options(items: list[str] | None) -> dict[str, dict[str, object]]:
+    """``["reg_swap.mu=1.4", ...]`` -> ``{"reg_swap": {"mu": 1.4}}``; a malformed item raises ``ValueError``."""
+    out: dict[str, dict[str, object]] = {}
+    for item in items or []:
+        head, eq, value = item.partition("=")
+        proxy, dot, key = head.strip().rpartition(".")
+        if not eq or not dot or not proxy or not key.isidentifier() or not value.strip():
+            raise ValueError(f"--proxy-option takes PROXY.KEY=VALUE (e.g. reg_swap.mu=1.4), got {item!r}")
+        out.setdefault(proxy, {})[key] = _value(value.strip())
+    return out
 
 
 def protocol_from(args: argparse.Namespace):
@@ -48,7 +72,11 @@ def protocol_from(args: argparse.Namespace):
     for name, value in changes.items():
         if value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    return dataclasses.replace(base, **changes, name=f"{base.name}+options") if changes else base
+    protocol = dataclasses.replace(base, **changes, name=f"{base.name}+options") if changes else base
+    try:
+        return protocol.with_options(parse_proxy_options(getattr(args, "proxy_option", None)))
+    except KeyError as exc:  # an unknown proxy name
+        raise UserError(exc.args[0] if exc.args else str(exc)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     proxies = resolve_proxies(args.proxies)
     cells = [arch_to_index(to_cell(a)) for a in args.arch]
     protocol = protocol_from(args)
+    protocol.check_needs(proxies)
     inputs = load_inputs(args.dataset, args.data, args.seed, protocol, need_crops="regions" in proxies)
     import torch
 

@@ -14,8 +14,9 @@
 * params / flops: the benchmark network, as the benchmark counts them;
 * swap: SWAP's official ``correlation.py`` (pym1024/SWAP; its only script, for DARTS cells) scores the reduced
   one-cell network at C=3 on the first 16 training images, averaged over 32 Gaussian re-initialisations; here the
-  NB201 analogue: C=3, N=1, 16 images, ``repeats=32``. ``reg_swap`` needs ``mu`` / ``sigma`` that neither the
-  repository nor the sources we could read give for NB201, so no protocol sets them and ``all`` leaves it out;
+  NB201 analogue: C=3, N=1, 16 images, ``repeats=32``. ``reg_swap`` runs in the same setting, but it needs ``mu`` /
+  ``sigma`` that neither the repository nor the sources we could read give for NB201, so the user passes them
+  (``--proxy-option reg_swap.mu=M``; values fitted on a held-out sample: README) and ``all`` leaves it out;
 * az_expressivity / az_progressivity / az_trainability / az_complexity (AZ-NAS, cvlab-yonsei/AZ-NAS as run by
   ondratybl/VKDNW ``NB201``): the C=16, N=5 network; the proxies themselves re-initialise a copy (Kaiming fan-in)
   and draw standard-normal images shaped like the batch (64), as the official code does;
@@ -47,6 +48,8 @@ PUBLISHED = Protocol(
                                  source="VKDNW official NB201 code: 64 N(0,1) images")),
         ("swap", Setting(C=3, N=1, batch=16, options=(("repeats", 32),),
                          source="SWAP official correlation.py: 1-cell C=3 net, 16 images, 32 Gaussian re-inits")),
+        ("reg_swap", Setting(C=3, N=1, batch=16, options=(("repeats", 32),),
+                             source="as swap; mu / sigma from --proxy-option (no published NB201 values)")),
     ),
 )
 #: every named protocol, by the name ``--protocol`` takes

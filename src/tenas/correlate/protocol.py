@@ -20,6 +20,7 @@ a seed derived from them), so a value never depends on the worker, the order or 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import time
 from typing import Any
@@ -123,6 +124,52 @@ class Protocol:
             return {"ntk_C": self.ntk_C, "ntk_N": self.ntk_N, "ntk_batch": self.ntk_batch,
                     "batch_size": self.batch_size, "augment": self.augment}
         return {"C": self.C, "N": self.N, "batch_size": self.batch_size, "augment": self.augment}
+
+    def with_options(self, options: dict[str, dict[str, Any]]) -> "Protocol":
+        """This protocol with keyword options added to proxies' settings (``{proxy: {key: value}}``).
+
+        A proxy without a setting of its own gets one equal to the network and batch it was scored on (the
+        generic one, or for ``ntk`` its ``ntk_*`` fields), so only the options change. ``regions``, ``params``
+        and ``flops`` take no options (``ValueError``), nor may an option be one the proxy function lacks.
+        """
+        if not options:
+            return self
+        from tenas.indicators.registry import get_proxy
+
+        own = dict(self.per_proxy)
+        for proxy, extra in options.items():
+            if proxy in ("regions", "params", "flops"):
+                raise ValueError(f"proxy {proxy!r} takes no options")
+            params = inspect.signature(get_proxy(proxy).fn).parameters
+            accepted = [k for k, v in params.items() if v.kind == v.KEYWORD_ONLY and k != "seed"]
+            free = any(v.kind == v.VAR_KEYWORD for v in params.values())
+            bad = [] if free else [k for k in extra if k not in accepted]
+            if bad:
+                raise ValueError(f"proxy {proxy!r} has no option {', '.join(map(repr, bad))}; "
+                                 f"its options: {', '.join(accepted) or 'none'}")
+            base = own.get(proxy)
+            if base is None:
+                base = (Setting(C=self.ntk_C, N=self.ntk_N, batch=self.ntk_batch) if proxy == "ntk"
+                        else Setting(C=self.C, N=self.N, batch=self.batch_size))
+            merged = {**dict(base.options), **extra}
+            own[proxy] = dataclasses.replace(base, options=tuple(sorted(merged.items())))
+        return dataclasses.replace(self, per_proxy=tuple(own.items()),
+                                   name=self.name if self.name.endswith("+options") else f"{self.name}+options")
+
+    def check_needs(self, proxies: list[str]) -> None:
+        """``ValueError`` naming each proxy whose required options (``Proxy.needs``) no setting supplies."""
+        from tenas.indicators.registry import get_proxy
+
+        lines = []
+        for p in proxies:
+            own = self.setting(p)
+            given = dict(own.options) if own is not None else {}
+            missing = [k for k in get_proxy(p).needs if k not in given]
+            if missing:
+                lines.append(f"{p} needs {', '.join(missing)}: pass "
+                             + " ".join(f"--proxy-option {p}.{k}=VALUE" for k in missing))
+        if lines:
+            raise ValueError("; ".join(lines))
 
     def describe(self) -> str:
         own = "".join(f"; {name} on C={s.C} N={s.N}, "

@@ -208,6 +208,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     if cfg.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
     proxies = resolve_proxies(cfg.proxies)
+    cfg.protocol.check_needs(proxies)
     ensembles = []
     for spec in (DEFAULT_ENSEMBLES if cfg.ensembles is None else cfg.ensembles):
         name, how, members = stats.parse_ensemble(spec)
