@@ -29,15 +29,23 @@ def published() -> dict[str, tuple[str, list[str]]]:
     return out
 
 
-def load(spec: Path) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str]:
+def load(spec: Path, live_only: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], str]:
     """One sample's oriented scores, accuracies, CPU s/cell and name; ``A,B``: folders of the same sample (same
-    dataset, seed and cells, other proxies) merged column by column."""
+    dataset, seed and cells, other proxies) merged column by column. ``live_only``: only the cells without a
+    dead op (every op on an input-to-output path; VKDNW's study scores only those, see ``flops_gap.py``)."""
     parts = [_load(Path(p)) for p in str(spec).split(",")]
     oriented, acc, cpu, name, cells = parts[0]
     for o, a, c, n, k in parts[1:]:
         if n != name or k != cells:
             raise SystemExit(f"{spec}: the folders are not the same sample ({name} vs {n})")
         oriented, cpu = {**oriented, **o}, {**cpu, **c}
+    if live_only:
+        from flops_gap import has_dead_op
+        from tenas.spaces.nb201 import to_cell
+
+        keep = np.array([not has_dead_op(to_cell(int(c))) for c in cells])
+        oriented, acc = {k: v[keep] for k, v in oriented.items()}, acc[keep]
+        name = name.replace(f"{len(cells)} cells", f"{int(keep.sum())} of {len(cells)} cells without a dead op")
     return oriented, acc, cpu, name
 
 
@@ -74,9 +82,10 @@ def main() -> None:
     ap.add_argument("--select", type=Path, required=True)
     ap.add_argument("--report", type=Path, nargs="+", required=True)
     ap.add_argument("--max-size", type=int, default=8)
+    ap.add_argument("--live-only", action="store_true", help="only the cells without a dead op (VKDNW's sample)")
     args = ap.parse_args()
-    sel, sel_acc, cpu, sel_name = load(args.select)
-    reports = [load(p) for p in args.report]
+    sel, sel_acc, cpu, sel_name = load(args.select, args.live_only)
+    reports = [load(p, args.live_only) for p in args.report]
     print(f"selection on {sel_name}; reported on " + "; ".join(r[3] for r in reports))
     for name, rep_acc in [(r[3], r[1]) for r in reports]:
         print(f"  for scale on {name}: best cell {np.nanmax(rep_acc):.2f}, best of 100 random cells (oracle) "
