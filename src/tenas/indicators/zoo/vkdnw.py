@@ -204,7 +204,7 @@ def _by_jvp(m: nn.Module, local: str, e: int, args: tuple, kwargs: dict) -> tupl
 
 
 def jacobian_sensitivities(net: nn.Module, inputs: torch.Tensor, entries: list[tuple[str, torch.Tensor]],
-                           chunk: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+                           chunk: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """The same Jacobians from one batched pass: per entry a probe on its module's output, per class one backward."""
     owners: dict[nn.Module, list[tuple[str, int, int]]] = {}
     column = 0
