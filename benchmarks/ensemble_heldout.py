@@ -40,10 +40,9 @@ def load(spec: Path, live_only: bool = False) -> tuple[dict[str, np.ndarray], np
             raise SystemExit(f"{spec}: the folders are not the same sample ({name} vs {n})")
         oriented, cpu = {**oriented, **o}, {**cpu, **c}
     if live_only:
-        from flops_gap import has_dead_op
-        from tenas.spaces.nb201 import to_cell
+        from tenas.spaces.nb201 import has_dead_op
 
-        keep = np.array([not has_dead_op(to_cell(int(c))) for c in cells])
+        keep = np.array([not has_dead_op(int(c)) for c in cells])
         oriented, acc = {k: v[keep] for k, v in oriented.items()}, acc[keep]
         name = name.replace(f"{len(cells)} cells", f"{int(keep.sum())} of {len(cells)} cells without a dead op")
     return oriented, acc, cpu, name

@@ -25,27 +25,14 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau
 
+from tenas.spaces.nb201 import has_dead_op
+
 TABLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201" / "nb201_accuracy.csv"
-EDGES = [(1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2)]  # (to, from) in cell-string order
 COLUMNS = ["cifar10_test", "cifar10_valid_valid", "cifar10_valid_test", "cifar100_test", "imagenet16_120_test"]
 
 
 def counts(cell) -> list[float]:
     return [sum(o == "nor_conv_3x3" for o in cell), sum(o == "nor_conv_1x1" for o in cell), 1.0]
-
-
-def has_dead_op(cell) -> bool:
-    """True when some non-``none`` op is not on any input -> output path."""
-    e = dict(zip(EDGES, cell))
-    fwd = {0}
-    for j in (1, 2, 3):
-        if any(i in fwd and e[(j, i)] != "none" for i in range(j)):
-            fwd.add(j)
-    bwd = {3}
-    for i in (2, 1, 0):
-        if any(j in bwd and e[(j, i)] != "none" for j in range(i + 1, 4)):
-            bwd.add(i)
-    return any(op != "none" and not (i in fwd and j in bwd) for (j, i), op in e.items())
 
 
 def main() -> None:

@@ -92,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "embedded 2,000-image CIFAR-10 sample")
     p.add_argument("--sample", type=int_or_word("all", None, 1, "--sample"), default=1000, metavar="N|all", help="cells to score (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the batch and the weights")
+    p.add_argument("--live-only", action="store_true",
+                   help="sample only cells without a dead op (every op on an input-to-output path; 9,445 of 15,625). "
+                        "VKDNW's study (CVPR 2025) evidently scores these: on them our FLOPs tau equals its 0.623")
     p.add_argument("--proxies", default="all", help="comma-separated proxy names, or 'all' (default)")
     p.add_argument("--out", default="correlate-out", metavar="DIR", help="output folder (default correlate-out)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: cores available)")
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = CorrelateConfig(dataset=args.dataset, sample=args.sample, seed=args.seed, proxies=args.proxies,
                           data=args.data, out=args.out, protocol=protocol_from(args), workers=workers,
                           ensembles=args.ensemble, plots=not args.no_plots, progress=not args.quiet,
-                          select_ensemble=args.select_ensemble)
+                          select_ensemble=args.select_ensemble, live_only=args.live_only)
     try:
         with contextlib.ExitStack() as stack:
             if args.backend == "ray" or args.address:

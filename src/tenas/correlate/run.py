@@ -69,22 +69,29 @@ class CorrelateConfig:
     plots: bool = True
     progress: bool = True
     select_ensemble: bool = False
+    #: only cells without a dead op (every op on an input-to-output path), as VKDNW's study samples NB201
+    live_only: bool = False
     #: How cells are scored when ``workers`` > 1: ``runner(todo, ctx, record)`` with ``todo`` =
     #: [(cell, proxies)], ``ctx`` the scoring context and ``record(cell, rows)`` called as each cell arrives
     #: (e.g. ``functools.partial(tenas.parallel.ray.run_cells, pool)``). None: local worker processes.
     runner: Callable[[list, dict, Callable[[int, list], None]], None] | None = None
 
 
-def sample_cells(sample: int | None, seed: int) -> list[int]:
+def sample_cells(sample: int | None, seed: int, live_only: bool = False) -> list[int]:
     """``sample`` benchmark indices drawn without replacement from ``seed`` (sorted); None = all cells.
 
     The draw is a prefix of one permutation, so a larger sample with the same seed contains a smaller one.
+    ``live_only``: the same permutation with the cells that have a dead op (``has_dead_op``) left out.
     """
-    if sample is None or sample >= NUM_CELLS:
-        return list(range(NUM_CELLS))
-    if sample < 1:
+    if sample is not None and sample < 1:
         raise ValueError(f"--sample must be at least 1 (or 'all'), got {sample}")
+    if not live_only and (sample is None or sample >= NUM_CELLS):
+        return list(range(NUM_CELLS))
     perm = np.random.default_rng(derive_seed(seed, "sample")).permutation(NUM_CELLS)
+    if live_only:
+        from tenas.spaces.nb201 import has_dead_op
+
+        perm = np.array([i for i in perm if not has_dead_op(int(i))])
     return sorted(int(i) for i in perm[:sample])
 
 
@@ -217,7 +224,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
             raise ValueError(f"ensemble {name!r} needs proxies that are not scored: {', '.join(missing)}")
         if not missing:  # a default ensemble is reported when all its members are scored
             ensembles.append((name, how, members))
-    cells = sample_cells(cfg.sample, cfg.seed)
+    cells = sample_cells(cfg.sample, cfg.seed, cfg.live_only)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     inputs = load_inputs(cfg.dataset, cfg.data, cfg.seed, cfg.protocol, need_crops="regions" in proxies)
@@ -262,6 +269,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         "accuracy": DATASETS[cfg.dataset][0],
         "seed": cfg.seed,
         "sample": len(cells),
+        "live_only": cfg.live_only,
         "data": inputs.source,
         "protocol": cfg.protocol.to_dict(),
         "protocol_text": cfg.protocol.describe(),

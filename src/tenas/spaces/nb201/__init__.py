@@ -18,7 +18,7 @@ Modules: :mod:`~tenas.spaces.nb201.cells` (strings, indices, masks), :mod:`~tena
 """
 
 from tenas.spaces.nb201.cells import (EDGES, EXPECTED_FORM, NUM_CELLS, NUM_EDGES, OP_NAMES, ArchLike, Cell, arch_to_index,
-                                     format_arch, full_mask, genotype, index_to_arch, parse_arch, to_cell)
+                                     format_arch, full_mask, genotype, has_dead_op, index_to_arch, parse_arch, to_cell)
 from tenas.spaces.nb201.network import (Cell201, Edge, TinyNetwork, build_network, count_parameters, edge_weights,
                                        supernet, thin_supernet)
 from tenas.spaces.nb201.space import NB201Space
@@ -26,5 +26,5 @@ from tenas.spaces.nb201.space import NB201Space
 __all__ = [
     "EDGES", "EXPECTED_FORM", "NUM_CELLS", "NUM_EDGES", "OP_NAMES", "ArchLike", "Cell", "Cell201", "Edge", "NB201Space",
     "TinyNetwork", "arch_to_index", "build_network", "count_parameters", "edge_weights", "format_arch", "full_mask",
-    "genotype", "index_to_arch", "parse_arch", "supernet", "thin_supernet", "to_cell",
+    "genotype", "has_dead_op", "index_to_arch", "parse_arch", "supernet", "thin_supernet", "to_cell",
 ]
