@@ -74,7 +74,6 @@ def fixed_bn_ntk(model: nn.Module, inputs: torch.Tensor, *, kernel: str = "sum")
     weights = dict(required_weights(model))
     stats = batch_statistics(model, inputs)
     rest = {name: p.detach() for name, p in model.named_parameters() if name not in weights}
-    n = inputs.shape[0]
     with torch.enable_grad(), measuring(model, train=True) as buffers:
         for name, m in bns:
             m.training = False  # normalise with the (fixed) running statistics handed over below
