@@ -21,7 +21,8 @@ def _f(v: Any, fmt: str) -> str:
 
 def format_table(result: Mapping[str, Any]) -> str:
     """The correlation table as aligned text (one line per proxy, combination and ensemble)."""
-    head = (f"NAS-Bench-201 {result['dataset']} ({result['accuracy']}), {result['sample']} cells{' without a dead op' if result.get('live_only') else ''}, "
+    live = " without a dead op" if result.get("live_only") else ""
+    head = (f"NAS-Bench-201 {result['dataset']} ({result['accuracy']}), {result['sample']} cells{live}, "
             f"seed {result['seed']}\n{result['protocol_text']}")
     lines = [head, f"{'proxy':<24} {'kind':<11} {'n':>6} {'fail':>5} {'tau':>7} {'rho':>7} {'tau_all':>7} "
                    f"{'s/cell':>7} {'cpu/cell':>8} {'top1':>6} {'best100':>7}"]
