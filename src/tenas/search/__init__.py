@@ -1,1 +1,1 @@
-"""TE-NAS pruning search over any space that follows :class:`tenas.search.space.SearchSpace`."""
+"""TE-NAS pruning search over any space that follows :class:`tenas.spaces.base.SearchSpace`."""

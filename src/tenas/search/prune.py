@@ -1,4 +1,4 @@
-"""The TE-NAS pruning loop over any :class:`~tenas.search.space.SearchSpace`.
+"""The TE-NAS pruning loop over any :class:`~tenas.spaces.base.SearchSpace`.
 
 Each round: for every alive op on every edge that still has more than one, measure the supernet without
 that op; ``d_kappa`` and ``d_regions`` are means over ``repeats`` re-initialisations; rank, sum the ranks,
@@ -49,6 +49,8 @@ class SearchConfig:
     objective: str = "tenas"  # what is rank-summed: "tenas" (kappa_N, R_N) or proxies joined by "+"
     num_classes: int = 10
     space_options: dict = field(default_factory=dict)
+    max_params: int | None = None  # budget on the final network (the space's cost function); None: none
+    max_flops: int | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -88,7 +90,15 @@ class Measured:
     t_regions: float = 0.0
 
 
-def _tasks(space_name, config: SearchConfig, objective: Objective, source: InputSource, protocol, round_index: int,
+def _space_ref(space, config: SearchConfig) -> tuple[str, dict]:
+    """What a worker rebuilds the space from: its spec (:func:`tenas.spaces.space_spec`) and options."""
+    from tenas.spaces import space_spec
+
+    options = space.options() if hasattr(space, "options") else {}
+    return space_spec(space), {**options, **config.space_options}
+
+
+def _tasks(space_ref, config: SearchConfig, objective: Objective, source: InputSource, protocol, round_index: int,
            groups: list[Group], masks: list, device, chunk: int, candidate_batch: int = 1):
     """Tasks of one round and, per task, the (group, column) of each of its results: each group's masks (the
     supernet first, then its candidates) in chunks. With ``candidate_batch`` > 1 a task holds that many masks,
@@ -113,8 +123,8 @@ def _tasks(space_name, config: SearchConfig, objective: Objective, source: Input
     for gi, g in enumerate(groups):
         batch, labels = source.labelled_batch(round_index, g.repeat, g.unit)
         common = {
-            "space": space_name,
-            "space_options": config.space_options,
+            "space": space_ref[0],
+            "space_options": space_ref[1],
             "num_classes": config.num_classes,
             "ntk_init": g.ntk_init,
             "region_init": g.region_init,
@@ -147,7 +157,7 @@ def _evaluate(pool, space, config, objective, protocol, source, round_index, wei
     """Every term's value for the supernet and each candidate of a round, per repeat."""
     n_cand = len(masks) - 1
     groups = protocol.groups(config, functools.partial(derive_seed, config.seed), round_index, weights_round, n_cand)
-    tasks, layout = _tasks(space.name, config, objective, source, protocol, round_index, groups, masks, device, chunk,
+    tasks, layout = _tasks(_space_ref(space, config), config, objective, source, protocol, round_index, groups, masks, device, chunk,
                            candidate_batch)
     names = ("ntk", "regions") + objective.extra
     values: list[dict] = [{n: {} for n in names} for _ in groups]
@@ -249,6 +259,29 @@ def _rank(candidates, measured: Measured, objective: Objective, protocol, config
     return rank_objective(candidates, deltas, objective.higher_is_better, digits=config.precision, ties=protocol.ties)
 
 
+def budget_guard(space, config: SearchConfig):
+    """The :class:`tenas.search.budget.BudgetGuard` of a search's budget, or None when it has none."""
+    from tenas.search.budget import Budget, BudgetGuard
+
+    budget = Budget(config.max_params, config.max_flops)
+    return BudgetGuard(space, budget, config.num_classes, space.initial_alive()) if budget else None
+
+
+def _within_budget(guard, alive: np.ndarray):
+    """``allowed(chosen, candidate)`` for :func:`choose_prunes`: the mask after the prunes chosen so far and this
+    one can still end within the budget (always True without a budget)."""
+    if guard is None:
+        return None
+
+    def allowed(chosen, r) -> bool:
+        m = np.asarray(alive, dtype=bool).copy()
+        for c in (*chosen, r):
+            m[c.cell_type, c.edge, c.op] = False
+        return guard.feasible(m)
+
+    return allowed
+
+
 def prune_candidates(alive: np.ndarray) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
     """A pruning round's candidates ``(cell type, edge, op)`` -- every alive op on an edge with more than one
     -- and the masks to measure: ``alive`` itself first, then ``alive`` without each candidate."""
@@ -283,6 +316,7 @@ def run_search(
     on_round = on_round or (lambda s: None)
     source = InputSource(dataset, config)
     protocol, objective = get_protocol(config.protocol), parse_objective(config.objective)
+    guard = budget_guard(space, config)
     if state is None:
         state = SearchState(config=asdict(config), alive=space.initial_alive().astype(int).tolist())
     t_start = time.perf_counter() - state.seconds
@@ -309,7 +343,10 @@ def run_search(
                              chunk, progress, label, candidate_batch)
         ranked = _rank(candidates, measured, objective, protocol, config)
         quota = {(t, e): min(config.prune_number, int(counts[t, e]) - 1) for t, e in {(c[0], c[1]) for c in candidates}}
-        chosen = choose_prunes(ranked, quota)
+        chosen = choose_prunes(ranked, quota, allowed=_within_budget(guard, alive))
+        if not chosen:
+            raise RuntimeError(f"{label}: every op left on every choice point is needed to stay within the budget "
+                               f"({guard.budget.describe()}); the supernet cannot be pruned further")
         new_alive = alive.copy()
         for c in chosen:
             new_alive[c.cell_type, c.edge, c.op] = False
@@ -375,10 +412,11 @@ def evaluate_stages(space, dataset, config: SearchConfig, pool, stages: list[tup
     derive = functools.partial(derive_seed, config.seed)
     round_index = 10_000
     tasks = []
+    spec, options = _space_ref(space, config)
     for r in range(config.repeats):
         ntk_init, region_init = protocol.stage_inits(config, derive, r)
         tasks.append({
-            "space": space.name, "space_options": config.space_options, "num_classes": config.num_classes,
+            "space": spec, "space_options": options, "num_classes": config.num_classes,
             "ntk_init": ntk_init, "region_init": region_init, "batch": source.batch(round_index, r),
             "crops": source.crops(round_index, r, distinct=protocol.distinct_crops), "region_batch": config.region_batch,
             "kappa": config.kappa, "device": str(device), "masks": [np.asarray(m).tolist() for _, m in stages],

@@ -15,7 +15,7 @@ Non-finite values never crash the ranking: they are mapped to a defined order (s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -169,13 +169,15 @@ def rank_candidates(
                           digits=digits, ties=ties)
 
 
-def choose_prunes(ranked: Sequence[Ranked], prune_number: dict[tuple[int, int], int]) -> list[Ranked]:
-    """On each (cell type, edge), the first ``prune_number[edge]`` candidates of the ranked list."""
+def choose_prunes(ranked: Sequence[Ranked], prune_number: dict[tuple[int, int], int],
+                  allowed: Callable[[list, Ranked], bool] | None = None) -> list[Ranked]:
+    """On each (cell type, edge), the first ``prune_number[edge]`` candidates of the ranked list; with ``allowed``
+    (``allowed(chosen so far, candidate)``, e.g. a budget), only candidates it accepts."""
     taken: dict[tuple[int, int], int] = {}
     chosen = []
     for r in ranked:
         key = (r.cell_type, r.edge)
-        if taken.get(key, 0) < prune_number.get(key, 0):
+        if taken.get(key, 0) < prune_number.get(key, 0) and (allowed is None or allowed(chosen, r)):
             taken[key] = taken.get(key, 0) + 1
             chosen.append(r)
     return chosen

@@ -1,23 +1,18 @@
-"""Search spaces: each module describes the edges, candidate ops, supernets and final networks.
+"""Search spaces: each a plug-in that owns everything about itself (:mod:`tenas.spaces.base` is the contract).
 
-:func:`get_space` selects a space by name (the pruner never imports a concrete space).
+:func:`get_space` selects a space by its registered name, or loads a user's own as ``module:Class`` or
+``path/to/file.py:Class`` (:mod:`tenas.spaces.registry`). Built in: ``nb201`` (NAS-Bench-201), ``darts`` (the
+DARTS cell space) and ``macro`` (NAS-Bench-Macro's MobileNet-style layers).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tenas.spaces.base import BaseSpace, Cost, SearchSpace, SpaceDefaults, SpaceError, check_space
+from tenas.spaces.registry import get_space, list_spaces, load_space_class, register_space, space_spec
 
-#: name -> "module:Class" of the object implementing :class:`tenas.search.space.SearchSpace`.
-SPACES = {
-    "nb201": "tenas.spaces.nb201:NB201Space",
-    "darts": "tenas.spaces.darts:DartsSearchSpace",
-}
+register_space("nb201", "tenas.spaces.nb201:NB201Space")
+register_space("darts", "tenas.spaces.darts:DartsSearchSpace")
+register_space("macro", "tenas.spaces.macro.space:MacroSpace")
 
-
-def get_space(name: str, **options: Any):
-    """The search space registered under ``name`` (``nb201`` or ``darts``)."""
-    if name not in SPACES:
-        raise ValueError(f"unknown search space {name!r}; choose from {', '.join(SPACES)}")
-    module, cls = SPACES[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**options)
+__all__ = ["BaseSpace", "Cost", "SearchSpace", "SpaceDefaults", "SpaceError", "check_space", "get_space",
+           "list_spaces", "load_space_class", "register_space", "space_spec"]

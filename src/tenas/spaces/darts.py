@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tenas.spaces.base import BaseSpace, SpaceDefaults
 from tenas.spaces.darts_ops import OPS, FactorizedReduce, Identity, ReLUConvBN, drop_path
 from tenas.spaces.genotypes import DARTS_V2, PRIMITIVES, STEPS, Genotype, GenotypeLike, format_genotype, to_genotype
 
@@ -439,9 +440,9 @@ def count_parameters(model: nn.Module, include_auxiliary: bool = False) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# the search-space protocol (tenas.search.space.SearchSpace)
+# the search space (tenas.spaces.base)
 # --------------------------------------------------------------------------------------------------
-class DartsSearchSpace:
+class DartsSearchSpace(BaseSpace):
     """DARTS for the TE-NAS pruner: masks (2, 14, 8); NTK supernet C=1, N=1, depth 2 with stem; thin
     network the same without stem on 1-channel inputs; edge selection keeps 2 inputs per node."""
 
@@ -452,10 +453,16 @@ class DartsSearchSpace:
     op_names = OP_NAMES
     cell_types = CELL_TYPES
     num_edges = NUM_EDGES
+    #: the official launcher's settings: prune 3 per edge with batch 14 (CIFAR), 2 with batch 24 (ImageNet)
+    defaults = SpaceDefaults(datasets=("cifar10", "imagenet", "folder"), batch_size={"*": 14, "imagenet": 24},
+                             prune_number={"*": 3, "imagenet": 2})
 
     def __init__(self, C: int = 1, N: int = 1, depth: int = 2, stem_multiplier: int = 1):
         self.C, self.N, self.depth, self.stem_multiplier = C, N, depth, stem_multiplier
         self.region_input_channels = C * stem_multiplier
+
+    def options(self) -> dict:
+        return {"C": self.C, "N": self.N, "depth": self.depth, "stem_multiplier": self.stem_multiplier}
 
     def initial_alive(self) -> np.ndarray:
         return full_mask(include_none=False)
@@ -470,6 +477,31 @@ class DartsSearchSpace:
     def genotype(self, alive: np.ndarray) -> str:
         return format_genotype(genotype(alive))
 
+    def to_mask(self, arch: str) -> np.ndarray:
+        return alive_from_genotype(arch)
+
+    def canonical(self, arch: str) -> str:
+        """DARTS' text of the genotype (a published name is replaced by its genotype)."""
+        return format_genotype(to_genotype(arch))
+
+    def neighbours(self, arch: str) -> list[str]:
+        """Every genotype with one (op, input) pair's op replaced by another non-``none`` op, inputs kept."""
+        g = to_genotype(arch)
+        ops = [op for op in OP_NAMES if op != "none"]
+        out = []
+        for field in ("normal", "reduce"):
+            pairs = list(getattr(g, field))
+            for i, (op, src) in enumerate(pairs):
+                for other in ops:
+                    if other != op:
+                        changed = pairs[:i] + [(other, src)] + pairs[i + 1:]
+                        out.append(format_genotype(g._replace(**{field: changed})))
+        return sorted(set(out) - {format_genotype(g)})
+
+    def build_network(self, arch: str, num_classes: int) -> nn.Module:
+        """The CIFAR evaluation network of a genotype (see :func:`build_network`)."""
+        return build_network(arch, num_classes=num_classes)
+
     def edge_weights(self, alive: np.ndarray) -> np.ndarray:
         """Masks (2, 14, 8) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
         return edge_weights(alive)
@@ -481,6 +513,16 @@ class DartsSearchSpace:
     def edge_groups(self) -> Sequence[tuple[int, int]]:
         return list(EDGE_GROUPS)
 
-    def build_network(self, g: GenotypeLike, **options) -> DartsNetwork:
-        """The CIFAR evaluation network of a genotype (see :func:`build_network`)."""
-        return build_network(g, **options)
+    def report(self, arch: str, dataset: str, num_classes: int, out) -> dict:
+        """The evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing (cells.png)."""
+        from pathlib import Path
+
+        from tenas.report.cells import plot_darts_cells
+
+        if dataset == "imagenet":
+            net, setting = build_imagenet_network(arch), "ImageNet mobile: 14 cells, 48 channels"
+        else:
+            net, setting = build_network(arch, num_classes=num_classes), "CIFAR: 20 cells, 36 channels"
+        plot_darts_cells(arch, Path(out) / "cells.png")
+        return {"genotype": arch, "eval_network": setting, "eval_params_M": count_parameters(net) / 1e6,
+                "files": ["cells.png"]}

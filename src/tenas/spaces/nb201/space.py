@@ -1,13 +1,21 @@
-"""NAS-Bench-201 as the pruner sees it (:class:`tenas.search.space.SearchSpace`): flattened masks in, networks out."""
+"""NAS-Bench-201 as a search space (:mod:`tenas.spaces.base`): flattened masks in, networks, strings and costs out."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
 from torch import nn
 
-from tenas.spaces.nb201.cells import EDGES, NUM_EDGES, OP_NAMES, full_mask, genotype
-from tenas.spaces.nb201.network import TinyNetwork, edge_weights
+from tenas.spaces.base import BaseSpace, Cost, SpaceDefaults
+from tenas.spaces.nb201.cells import EDGES, NUM_EDGES, OP_NAMES, format_arch, full_mask, genotype, to_cell
+from tenas.spaces.nb201.network import TinyNetwork, build_network, count_parameters, edge_weights
+
+#: the ops a search and its one-edit moves use (``none`` is never a candidate)
+SEARCH_OPS = tuple(op for op in OP_NAMES if op != "none")
+#: input side per dataset for FLOPs (the benchmark's convention); other data: CIFAR's 32
+_SIDE = {"ImageNet16-120": 16}
 
 
 class _MaskAdapter(nn.Module):
@@ -38,7 +46,7 @@ class _MaskAdapter(nn.Module):
         return found
 
 
-class NB201Space:
+class NB201Space(BaseSpace):
     """NAS-Bench-201 for the TE-NAS pruner: NTK supernet C=3, N=1 with stem; thin net C=1, one cell."""
 
     name = "nb201"
@@ -46,9 +54,13 @@ class NB201Space:
     cell_types = ("normal",)
     num_edges = NUM_EDGES
     region_input_channels = 1
+    defaults = SpaceDefaults(datasets=("cifar10", "cifar100", "ImageNet16-120", "folder"))
 
     def __init__(self, C: int = 3, N: int = 1, thin_C: int = 1):
         self.C, self.N, self.thin_C = C, N, thin_C
+
+    def options(self) -> dict:
+        return {"C": self.C, "N": self.N, "thin_C": self.thin_C}
 
     def initial_alive(self) -> np.ndarray:
         return full_mask(include_none=False)[None]
@@ -64,6 +76,56 @@ class NB201Space:
     def genotype(self, alive: np.ndarray) -> str:
         return genotype(np.asarray(alive, dtype=bool).reshape(NUM_EDGES, len(OP_NAMES)))
 
+    def to_mask(self, arch: str) -> np.ndarray:
+        mask = np.zeros((1, NUM_EDGES, len(OP_NAMES)), dtype=bool)
+        for e, op in enumerate(_cell(arch)):
+            mask[0, e, OP_NAMES.index(op)] = True
+        return mask
+
+    def canonical(self, arch: str) -> str:
+        """The benchmark's own string (every one of its 15,625 strings is a row of its own)."""
+        return format_arch(_cell(arch))
+
+    def neighbours(self, arch: str) -> list[str]:
+        """The 18 cells one edge away (another op than ``none`` and the current one), in edge order."""
+        cell = list(_cell(arch))
+        return [format_arch(cell[:e] + [op] + cell[e + 1:]) for e in range(NUM_EDGES) for op in SEARCH_OPS
+                if op != cell[e]]
+
+    def build_network(self, arch: str, num_classes: int) -> nn.Module:
+        return build_network(_cell(arch), num_classes=num_classes)
+
+    def scaled_network(self, arch: str, width: float, num_classes: int) -> nn.Module:
+        return build_network(_cell(arch), C=max(1, round(16 * width)), num_classes=num_classes)
+
+    def proxy_network(self, arch: str, kind: str, C: int, N: int, num_classes: int) -> nn.Module:
+        cell = _cell(arch)
+        if kind == "thin":
+            return TinyNetwork([[op] for op in cell], C=1, N=1, num_classes=num_classes, use_stem=False, depth=1)
+        return TinyNetwork([[op] for op in cell], C=C, N=N, num_classes=num_classes)
+
+    def arch_key(self, arch: str) -> int:
+        """The benchmark index (the seeds of ``tenas correlate`` are drawn from it)."""
+        from tenas.spaces.nb201.cells import arch_to_index
+
+        return arch_to_index(_cell(arch))
+
+    def cost(self, arch: str, num_classes: int, dataset: str = "cifar10") -> Cost:
+        """Parameters and FLOPs of the benchmark's network (C=16, N=5), by its convention; summed per edge from
+        the network's per-op shares (exact: every op's cost is its own, tests check it against built networks)."""
+        base, per_op = _cost_table(int(num_classes), _SIDE.get(dataset, 32))
+        cell = _cell(arch)
+        params = base[0] + sum(per_op[op][0] for op in cell)
+        flops = base[1] + sum(per_op[op][1] for op in cell)
+        return Cost(int(params), int(flops))
+
+    def benchmark(self, arch: str, dataset: str) -> dict | None:
+        from tenas.bench.nb201 import DATASETS, lookup
+
+        if dataset not in {d for d, _, _ in DATASETS}:
+            return None
+        return lookup(arch).to_dict()
+
     def edge_weights(self, alive: np.ndarray) -> np.ndarray:
         """Masks (..., 1, 6, 5) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
         return edge_weights(alive)
@@ -72,5 +134,34 @@ class NB201Space:
         to, frm = EDGES[edge]
         return f"{to}<-{frm}"
 
-    def edge_groups(self) -> None:
-        return None
+
+def _cell(arch) -> tuple[str, ...]:
+    """:func:`to_cell` with every unusable input as ``ValueError``."""
+    try:
+        return to_cell(arch)
+    except TypeError:
+        raise ValueError(f"a NAS-Bench-201 cell is a string, an index or 6 op names, got {arch!r}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _cost_table(num_classes: int, side: int) -> tuple[tuple[int, int], dict[str, tuple[int, int]]]:
+    """(params, FLOPs) of the all-``none`` network, and each op's share on one edge (the same on every edge)."""
+    from tenas.spaces.flops import count_flops
+
+    def measure(cell):
+        net = build_network(cell, num_classes=num_classes)
+        return count_parameters(net), int(round(count_flops(net, (1, 3, side, side)) * 1e6))
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        base = measure(("none",) * NUM_EDGES)
+        per_op = {}
+        for op in OP_NAMES:
+            p, f = measure((op,) + ("none",) * (NUM_EDGES - 1))
+            per_op[op] = (p - base[0], f - base[1])
+    finally:
+        torch.set_num_threads(threads)
+    return base, per_op
+
+

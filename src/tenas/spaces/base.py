@@ -1,0 +1,218 @@
+"""The search-space contract: everything the pruner, the local search, budgets, ``tenas bench`` / ``correlate``
+and the CLI ask of a space. A space is a plug-in; nothing outside :mod:`tenas.spaces` knows a concrete one.
+
+**Choice points and masks.** A space has ``cell_types`` (NAS-Bench-201: one cell, DARTS: normal + reduce, a
+macro space: one "network") with ``num_edges`` choice points each (edges of a cell, or layers of a network),
+and ``op_names`` candidates per choice point. An *alive mask* is a bool array of shape
+``(len(cell_types), num_edges, len(op_names))``; ``mask[t, e, k]`` says op ``k`` is still a candidate on choice
+point ``e`` of cell type ``t``. An *architecture* is the space's own string (its genotype); ``to_mask`` and
+``genotype`` go between the two for a mask with one op per choice point.
+
+**The networks the search measures** (the rule for every space; TE-NAS' constants, set on NAS-Bench-201):
+
+* the NTK network is the space's supernet -- every alive op of a choice point averaged, as TE-NAS' softmax over
+  0 / -inf architecture weights does -- at :data:`NTK_WIDTH` (3/16) of the evaluation network's width, with its
+  stem, at the data's own resolution, on one batch of the space's ``defaults.batch_size`` training images;
+* the region network is the same supernet at :data:`REGION_WIDTH` (1/16) of the width, without the stem: its
+  first searched layer reads TE-NAS' inputs directly, 3,000 single-channel 3x3 crops of training images.
+
+On NAS-Bench-201 (benchmark width C=16) the rule gives the official code's C=3 NTK supernet and C=1 region
+network; its one-cell-per-stage depth is NAS-Bench-201's own choice (``NB201Space``). A space whose choice points
+are layers keeps its whole depth: every layer must be in both networks for its ops to change them.
+
+**Costs** (optional): ``cost(arch, num_classes)`` gives the final network's :class:`Cost` (parameters, FLOPs by
+the space's benchmark convention); a space without it takes no ``--max-params`` / ``--max-flops``.
+
+A class need not inherit :class:`BaseSpace`; it must provide :data:`REQUIRED` (``check_space`` names what is
+missing). :class:`BaseSpace` supplies the optional members' defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from torch import nn
+
+__all__ = ["Cost", "SpaceDefaults", "SearchSpace", "BaseSpace", "MaskedNetwork", "SpaceError", "check_space",
+           "REQUIRED", "NTK_WIDTH", "REGION_WIDTH", "scaled"]
+
+#: The NTK network's width as a fraction of the evaluation network's (NAS-Bench-201: C=3 of 16, the official code).
+NTK_WIDTH = 3 / 16
+#: The region network's width as a fraction of the evaluation network's (NAS-Bench-201: C=1 of 16).
+REGION_WIDTH = 1 / 16
+
+
+def scaled(channels: int, width: float) -> int:
+    """A channel count at ``width`` of its own: rounded, at least 1."""
+    return max(1, int(round(channels * width)))
+
+
+class SpaceError(TypeError):
+    """A class or object that does not follow the search-space contract (the message names what is missing)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Cost:
+    """A final network's cost: parameters and FLOPs (multiply-accumulates per image), by the space's convention."""
+
+    params: int
+    flops: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"params": int(self.params), "flops": int(self.flops)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceDefaults:
+    """What the CLI uses unless told otherwise: the datasets the space is searched on, and per dataset the NTK
+    batch and the ops pruned per choice point per round (``"*"`` is the fallback key)."""
+
+    datasets: tuple[str, ...] = ("cifar10", "cifar100", "folder")
+    batch_size: dict = dataclasses.field(default_factory=lambda: {"*": 72})
+    prune_number: dict = dataclasses.field(default_factory=lambda: {"*": 1})
+
+    def batch_for(self, dataset: str) -> int:
+        return int(self.batch_size.get(dataset, self.batch_size["*"]))
+
+    def prune_for(self, dataset: str) -> int:
+        return int(self.prune_number.get(dataset, self.prune_number["*"]))
+
+
+@runtime_checkable
+class MaskedNetwork(Protocol):
+    """A supernet whose candidate ops can be switched off without touching its weights."""
+
+    def set_alive(self, alive: np.ndarray) -> "MaskedNetwork": ...
+
+
+@runtime_checkable
+class SearchSpace(Protocol):
+    """The contract (see the module docstring). Members marked optional have :class:`BaseSpace` defaults."""
+
+    name: str
+    op_names: tuple[str, ...]
+    cell_types: tuple[str, ...]
+    num_edges: int
+    defaults: SpaceDefaults
+
+    def initial_alive(self) -> np.ndarray:
+        """The mask the search starts from."""
+
+    def ntk_network(self, alive: np.ndarray, num_classes: int) -> nn.Module:
+        """The supernet whose NTK condition number is measured (a :class:`MaskedNetwork`)."""
+
+    def region_network(self, alive: np.ndarray) -> nn.Module:
+        """The thin supernet whose linear regions are counted on 1-channel 3x3 crops (a :class:`MaskedNetwork`)."""
+
+    def genotype(self, alive: np.ndarray) -> str:
+        """The architecture string of a mask with one op per choice point (after any second phase)."""
+
+    def to_mask(self, arch: str) -> np.ndarray:
+        """The one-op-per-choice-point mask of an architecture (``ValueError`` if it does not parse)."""
+
+    def canonical(self, arch: str) -> str:
+        """The one string of an architecture's equivalence class (``ValueError`` if it does not parse)."""
+
+    def neighbours(self, arch: str) -> list[str]:
+        """Every architecture one edit away (canonical, without ``arch`` itself)."""
+
+    def build_network(self, arch: str, num_classes: int) -> nn.Module:
+        """The final (evaluation) network of an architecture."""
+
+    def edge_label(self, cell_type: int, edge: int) -> str:
+        """A human-readable name of a choice point, for reports."""
+
+    def edge_groups(self) -> Sequence[tuple[int, int]] | None:
+        """DARTS-style second phase: [start, end) edge ranges, keep 2 per range; None = no second phase."""
+
+
+#: What a space must provide; :func:`check_space` names the ones missing.
+REQUIRED = ("name", "op_names", "cell_types", "num_edges", "defaults", "initial_alive", "ntk_network",
+            "region_network", "genotype", "to_mask", "canonical", "neighbours", "build_network", "edge_label",
+            "edge_groups")
+
+
+def check_space(space: Any) -> Any:
+    """``space`` itself if it follows the contract, else :class:`SpaceError` naming every missing member."""
+    missing = [m for m in REQUIRED if not hasattr(space, m)]
+    if missing:
+        what = space.__name__ if isinstance(space, type) else type(space).__name__
+        raise SpaceError(f"{what} is not a search space: it lacks {', '.join(missing)} "
+                         f"(the contract is tenas.spaces.base.SearchSpace)")
+    return space
+
+
+class BaseSpace:
+    """Defaults of the contract's optional members; subclass it and fill in :data:`REQUIRED`."""
+
+    name = "space"
+    defaults = SpaceDefaults()
+    #: Whether CPU measurements use oneDNN convolutions (False for spaces of one-channel convolutions).
+    cpu_onednn = True
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this object from its class (a worker gets the class and these)."""
+        return {}
+
+    def edge_label(self, cell_type: int, edge: int) -> str:
+        return f"{self.cell_types[cell_type]} {edge}" if len(self.cell_types) > 1 else str(edge)
+
+    def edge_groups(self) -> Sequence[tuple[int, int]] | None:
+        return None
+
+    def cost(self, arch: str, num_classes: int) -> Cost | None:
+        """The final network's cost, or None when the space has no cost function (budgets are then refused)."""
+        return None
+
+    def benchmark(self, arch: str, dataset: str) -> dict | None:
+        """The space's benchmark record for ``arch`` on ``dataset`` (accuracies, ...), None when there is none."""
+        return None
+
+    def report(self, arch: str, dataset: str, num_classes: int, out) -> dict | None:
+        """Extra lines for result.json (e.g. a drawing written into ``out``); None for none."""
+        return None
+
+    def arch_key(self, arch: str) -> int:
+        """A stable integer of an architecture, for seeds (the same in every process)."""
+        digest = hashlib.sha256(self.canonical(arch).encode()).digest()
+        return int.from_bytes(digest[:7], "little")
+
+    def proxy_network(self, arch: str, kind: str, C: int, N: int, num_classes: int) -> nn.Module:
+        """The network a zero-cost proxy scores (``tenas correlate`` and the local search): ``kind`` ``"thin"``
+        is the region network of ``arch``; ``"full"`` its final network at ``C / 16`` of the evaluation width
+        (NAS-Bench-201's protocols name widths in its C; ``N``, its cells per stage, has no meaning here)."""
+        mask = self.to_mask(arch)
+        if kind == "thin":
+            return self.region_network(mask)
+        return self.scaled_network(arch, C / 16, num_classes)
+
+    def scaled_network(self, arch: str, width: float, num_classes: int) -> nn.Module:
+        """The final network at ``width`` of its evaluation width (default: only width 1 is known)."""
+        if abs(width - 1.0) > 1e-9:
+            raise NotImplementedError(f"space {self.name!r} builds its network at its own width only")
+        return self.build_network(arch, num_classes)
+
+    def completions(self, alive: np.ndarray, limit: int = 100_000) -> list[str] | None:
+        """Every architecture a mask can still become (canonical, distinct); None when more than ``limit``."""
+        import itertools
+
+        if self.edge_groups():
+            return None
+        alive = np.asarray(alive, dtype=bool)
+        choices = [np.flatnonzero(alive[t, e]) for t in range(alive.shape[0]) for e in range(alive.shape[1])]
+        total = 1
+        for c in choices:
+            total *= max(1, len(c))
+            if total > limit:
+                return None
+        out = set()
+        for pick in itertools.product(*choices):
+            m = np.zeros_like(alive)
+            for i, k in enumerate(pick):
+                m.flat[i * alive.shape[2] + k] = True
+            out.add(self.canonical(self.genotype(m)))
+        return sorted(out)
