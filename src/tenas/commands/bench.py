@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
         help="look up a cell in a benchmark (accuracies, params, FLOPs)",
-        description="Look up a NAS-Bench-201 cell or a NAS-Bench-Macro architecture: test accuracies, parameters and FLOPs.",
+        description="Look up a NAS-Bench-201 cell or a NAS-Bench-Macro architecture: test accuracies, "
+        "parameters and FLOPs.",
     )
     p.add_argument("benchmark", metavar="BENCHMARK", help=f"benchmark name: {', '.join(BENCHMARKS)}")
     p.add_argument(
