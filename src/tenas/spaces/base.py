@@ -8,17 +8,21 @@ and ``op_names`` candidates per choice point. An *alive mask* is a bool array of
 point ``e`` of cell type ``t``. An *architecture* is the space's own string (its genotype); ``to_mask`` and
 ``genotype`` go between the two for a mask with one op per choice point.
 
-**The networks the search measures** (the rule for every space; TE-NAS' constants, set on NAS-Bench-201):
+**The networks the search measures** (the rule for every space; TE-NAS' official NAS-Bench-201 constants):
 
 * the NTK network is the space's supernet -- every alive op of a choice point averaged, as TE-NAS' softmax over
-  0 / -inf architecture weights does -- at :data:`NTK_WIDTH` (3/16) of the evaluation network's width, with its
-  stem, at the data's own resolution, on one batch of the space's ``defaults.batch_size`` training images;
-* the region network is the same supernet at :data:`REGION_WIDTH` (1/16) of the width, without the stem: its
-  first searched layer reads TE-NAS' inputs directly, 3,000 single-channel 3x3 crops of training images.
+  0 / -inf architecture weights does -- with its stem, every width scaled so that the searched part reads
+  :data:`NTK_CHANNELS` (3) channels, at the data's own resolution, on one batch of ``defaults.batch_size`` images;
+* the region network is the same supernet at its thinnest, every width scaled to :data:`REGION_CHANNELS` (1)
+  channel (expansion ratios inside a block kept), without the stem: its first searched layer reads TE-NAS'
+  3,000 single-channel 3x3 crops of training images.
 
-On NAS-Bench-201 (benchmark width C=16) the rule gives the official code's C=3 NTK supernet and C=1 region
-network; its one-cell-per-stage depth is NAS-Bench-201's own choice (``NB201Space``). A space whose choice points
-are layers keeps its whole depth: every layer must be in both networks for its ops to change them.
+On NAS-Bench-201 (cells read C=16 at evaluation) the rule gives the official code's C=3 NTK supernet and C=1
+region network; its one-cell-per-stage depth is NAS-Bench-201's own choice (``NB201Space``). A space whose choice
+points are layers keeps its whole depth: every layer must be in both networks for its ops to change them.
+For NAS-Bench-Macro, "C=1" could also be read as a width fraction (1/16 or 1/32 of every layer): there the region
+count of the supernet saturates (2,994-2,998 distinct patterns of 3,000 for every candidate; no accuracies
+looked at), so the rule takes the thinnest network, which is what C=1 is on NAS-Bench-201 and DARTS.
 
 **Costs** (optional): ``cost(arch, num_classes)`` gives the final network's :class:`Cost` (parameters, FLOPs by
 the space's benchmark convention); a space without it takes no ``--max-params`` / ``--max-flops``.
@@ -38,12 +42,12 @@ import numpy as np
 from torch import nn
 
 __all__ = ["Cost", "SpaceDefaults", "SearchSpace", "BaseSpace", "MaskedNetwork", "SpaceError", "check_space",
-           "REQUIRED", "NTK_WIDTH", "REGION_WIDTH", "scaled"]
+           "REQUIRED", "NTK_CHANNELS", "REGION_CHANNELS", "scaled"]
 
-#: The NTK network's width as a fraction of the evaluation network's (NAS-Bench-201: C=3 of 16, the official code).
-NTK_WIDTH = 3 / 16
-#: The region network's width as a fraction of the evaluation network's (NAS-Bench-201: C=1 of 16).
-REGION_WIDTH = 1 / 16
+#: Channels the NTK supernet's searched part reads (NAS-Bench-201's official C=3).
+NTK_CHANNELS = 3
+#: Channels of every layer of the region network (NAS-Bench-201's and DARTS' official C=1).
+REGION_CHANNELS = 1
 
 
 def scaled(channels: int, width: float) -> int:
