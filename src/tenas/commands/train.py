@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
 from tenas.commands._types import int_at_least
+from tenas.spaces.genotypes import ALIASES, PUBLISHED
 
 SPACES = ("darts", "nb201")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet", "folder")
@@ -39,12 +40,18 @@ def register(sub: argparse._SubParsersAction) -> None:
             "epoch (running the same command again resumes after the last finished epoch), and at the end "
             "model.pt + model.json: tenas.load_trained(OUT) gives the module back. --dataset folder trains on "
             "your own images (one sub-folder per class), with the search's split and normalisation when ARCH "
-            "is its result.json."
+            "is its result.json. darts ARCH may be a published cell by name (any case): "
+            f"{', '.join(PUBLISHED)}; --list shows them with their sources and sizes."
         ),
     )
-    p.add_argument("arch", metavar="ARCH_OR_GENOTYPE",
-                   help="darts: a genotype text, a published name (DARTS_V2, DARTS_V1) or a file (result.json "
-                        "of tenas search, or a text file); nb201: a cell string or benchmark index")
+    p.add_argument("arch", metavar="ARCH_OR_GENOTYPE", nargs="?",
+                   help="darts: a published cell's name (" + ", ".join(PUBLISHED) + "; see --list), a genotype "
+                        "text \"Genotype(normal=[...], normal_concat=[2, 3, 4, 5], reduce=[...], reduce_concat=[2, "
+                        "3, 4, 5])\" or a file (result.json of tenas search, or a text file); nb201: a cell string "
+                        "or benchmark index")
+    p.add_argument("--list", action="store_true",
+                   help="list the published DARTS cells known by name (their source, and the parameters of their "
+                        "CIFAR-10 evaluation network) and exit")
     p.add_argument("--space", choices=SPACES, default="darts", help="search space of ARCH (default darts)")
     p.add_argument("--dataset", choices=DATASETS, default="cifar10", help="default cifar10")
     p.add_argument("--data", default=None,
@@ -71,6 +78,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--restart", action="store_true", help="discard a checkpoint in --out and start again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _published_name(space: str, arch: str) -> str:
+    """The canonical name of a published DARTS cell given by name, else ''."""
+    from tenas.spaces.genotypes import lookup_genotype
+
+    if space != "darts" or "(" in arch:
+        return ""
+    try:
+        return lookup_genotype(arch).name
+    except ValueError:
+        return ""
+
+
+def list_published() -> str:
+    """The table ``tenas train --list`` prints: each published DARTS cell, the parameters of its CIFAR-10
+    evaluation network (measured here and as published), where it was copied from."""
+    from tenas.spaces import darts
+
+    lines = [
+        "Published DARTS cells: tenas train NAME --space darts (any case; '-' for '_').",
+        "PARAMS: M parameters of the CIFAR-10 evaluation network (36 channels, 20 cells, auxiliary head excluded),",
+        "measured here / as the paper prints it ('-': the paper gives none).",
+        "",
+        f"{'NAME':<19}{'SEARCHED ON':<13}{'PARAMS':>7}{'PAPER':>7}  METHOD",
+    ]
+    for name, p in PUBLISHED.items():
+        params = darts.count_parameters(darts.build_network(p.genotype, C=36, layers=20, auxiliary=False)) / 1e6
+        paper = "-" if p.cifar10_params_m is None else f"{p.cifar10_params_m:.1f}"
+        lines.append(f"{name:<19}{p.searched_on:<13}{params:>7.2f}{paper:>7}  {p.method}")
+        lines.append(f"{'':<21}source: {p.source}")
+        if p.params_source:
+            lines.append(f"{'':<21}sizes:  {p.params_source}")
+        if p.note:
+            lines.append(f"{'':<21}note:   {p.note}")
+    lines.append("")
+    lines.append("aliases: " + ", ".join(f"{a} = {n}" for a, n in ALIASES.items()))
+    return "\n".join(lines)
 
 
 def _saved_folder(arch: str) -> dict:
@@ -133,6 +178,15 @@ def run(args: argparse.Namespace) -> int:
     from tenas.train import Trainer, build_model, protocol_for, resolve_arch
     from tenas.train.trainer import CHECKPOINT, CURVES, LOG
 
+    if args.list:
+        if args.space != "darts":
+            raise UserError("--list names published DARTS cells (--space darts); an NB201 cell is given as its "
+                            "string or benchmark index")
+        print(list_published())
+        return 0
+    if args.arch is None:
+        raise UserError("give ARCH_OR_GENOTYPE (a published name, a genotype text or a file), or --list to see "
+                        "the published names")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but torch sees no CUDA device")
     folder_option_errors(args)
@@ -141,7 +195,10 @@ def run(args: argparse.Namespace) -> int:
             import onnx  # noqa: F401
         except ImportError:
             raise UserError("--export onnx needs the onnx package: pip install onnx (or drop --export)") from None
-    arch = resolve_arch(args.space, args.arch)
+    try:
+        arch = resolve_arch(args.space, args.arch)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     protocol = protocol_for(args.space, args.dataset).with_overrides(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr
     )
@@ -179,7 +236,8 @@ def run(args: argparse.Namespace) -> int:
                       amp=not args.no_amp, progress=not args.quiet, identity=identity)
     params = sum(p.numel() for n, p in model.named_parameters() if "auxiliary" not in n) / 1e6
     resumed = trainer.load_checkpoint()
-    print(f"{args.space} {arch}", file=sys.stderr)
+    name = _published_name(args.space, args.arch)
+    print(f"{args.space} {name + ': ' if name else ''}{arch}", file=sys.stderr)
     print(f"{params:.3f} M parameters (auxiliary head excluded); protocol {protocol.name}: {protocol.epochs} epochs, "
           f"batch {protocol.batch_size}, lr {protocol.lr}; {len(train)} training images ({train.source}); "
           f"{'no evaluation data' if test is None else f'{len(test)} evaluation images ({test.source})'}; "

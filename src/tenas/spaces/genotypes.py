@@ -216,12 +216,14 @@ def parse_genotype(text: str, ops: Sequence[str] = CELL_OPS, steps: int = STEPS)
 # methods below. Not taken: NASNet and AmoebaNet (in every one of these files) have 5 nodes per cell and
 # ops outside this op table (sep_conv_7x7, conv_7x1_1x7); DARTS_evaluation's other cells (TEGNAS_*,
 # TE_DAG_*, WOT_*) are not the TE-NAS paper's (the WOT ones hold 'none' ops and repeated pairs).
+# The TE-NAS cells come from DARTS_evaluation, the evaluation repository the TE-NAS README (VITA-Group/TENAS,
+# "2. Evaluation") points to and where its authors answer that the searched genotypes are (VITA-Group/TENAS
+# issue #5); those two lines of its genotypes.py are unchanged since commit 54d479f (Dec 2020).
 
 _DARTS_REPO = "github.com/quark0/darts cnn/genotypes.py (commit f276dd3)"
 _PC_DARTS_REPO = "github.com/yuhuixu1993/PC-DARTS genotypes.py (commit b74702f)"
 _PDARTS_REPO = "github.com/chenxin061/pdarts genotypes.py (commit b880e87)"
-_TENAS_REPO = ("github.com/chenwydj/DARTS_evaluation genotypes.py (commit f53b2b6; these lines unchanged since "
-               "54d479f, Dec 2020), the evaluation repository the TE-NAS README (VITA-Group/TENAS) points to")
+_TENAS_REPO = "github.com/chenwydj/DARTS_evaluation genotypes.py (commit f53b2b6)"
 _TENAS_PAPER = "TE-NAS paper (ICLR 2021)"
 
 #: DARTS (first order), from DARTS' ``genotypes.py``.
@@ -330,11 +332,9 @@ PUBLISHED: dict[str, PublishedGenotype] = {
         PublishedGenotype(
             "TENAS_CIFAR10", TENAS_CIFAR10, "TE-NAS (Chen, Gong & Wang, ICLR 2021)", "CIFAR-10",
             f"{_TENAS_REPO}: TENAS_cifar10", cifar10_params_m=3.8, imagenet_params_m=6.3,
-            params_source=f"{_TENAS_PAPER} Table 2 (CIFAR-10) and Table 3 (ImageNet, 'TE-NAS (ours)' searched on "
-                          "CIFAR-10)",
-            note="this genotype measures 4.14 M in the CIFAR-10 network (the same as DARTS_evaluation's own "
-                 "network and parameter count give), not the 3.8 M of the paper's Table 2; the ImageNet size "
-                 "depends on the channel number, which the paper tuned to the mobile setting",
+            params_source=f"{_TENAS_PAPER} Tables 2 and 3 ('TE-NAS (ours)' searched on CIFAR-10)",
+            note="measures 4.14 M (DARTS_evaluation's network code builds the same layers), not the paper's 3.8 M; "
+                 "on ImageNet the paper tuned the channel number to the mobile setting",
         ),
         PublishedGenotype(
             "TENAS_IMAGENET", TENAS_IMAGENET, "TE-NAS (Chen, Gong & Wang, ICLR 2021)", "ImageNet",
@@ -345,12 +345,12 @@ PUBLISHED: dict[str, PublishedGenotype] = {
             "DARTS_V1", DARTS_V1, "DARTS, first order (Liu, Simonyan & Yang, ICLR 2019)", "CIFAR-10",
             f"{_DARTS_REPO}: DARTS_V1", cifar10_params_m=3.3,
             params_source="PC-DARTS README results table ('DARTSV1'); TE-NAS paper Table 2 ('DARTS (1st)')",
-            note="this genotype measures 3.17 M; 3.3 M is the size printed for first-order DARTS",
+            note="measures 3.17 M; 3.3 M is the size printed for first-order DARTS",
         ),
         PublishedGenotype(
             "DARTS_V2", DARTS_V2, "DARTS, second order (Liu, Simonyan & Yang, ICLR 2019)", "CIFAR-10",
             f"{_DARTS_REPO}: DARTS_V2 (= DARTS)", cifar10_params_m=3.3, imagenet_params_m=4.7,
-            params_source="DARTS README (quark0/darts: '3.3M model params' on CIFAR-10, '4.7M' on ImageNet); "
+            params_source="DARTS README (quark0/darts: '3.3M model params', ImageNet '4.7M'); "
                           "TE-NAS paper Tables 2 and 3 ('DARTS (2nd)')",
         ),
         PublishedGenotype(
@@ -367,8 +367,8 @@ PUBLISHED: dict[str, PublishedGenotype] = {
             "PDARTS", PDARTS, "P-DARTS (Chen, Xie, Wu & Tian, ICCV 2019)", "CIFAR-10",
             f"{_PDARTS_REPO}: PDARTS", cifar10_params_m=3.4, imagenet_params_m=4.9,
             params_source="TE-NAS paper Tables 2 and 3 ('P-DARTS (CIFAR-10)')",
-            note="the P-DARTS README says the cells it pictures come from another search run than the paper's; "
-                 "this genotype's size matches the paper's",
+            note="the P-DARTS README pictures cells of another search run than the paper's; this one's size "
+                 "matches the paper's",
         ),
     )
 }

@@ -27,6 +27,9 @@ def resolve_arch(space: str, arch: str) -> str:
     index, or a file: a ``result.json`` of ``tenas search`` (its ``"arch"``) or a text file holding it."""
     text = arch
     path = Path(arch)
+    path_like = "/" in arch or "\\" in arch or path.suffix in (".json", ".txt")
+    if path_like and "(" not in arch and "|" not in arch and not _is_file(arch):
+        raise ValueError(f"{arch}: no such file (ARCH is a file, an architecture text or a published name)")
     if _is_file(arch):
         raw = path.read_text(encoding="utf-8").strip()
         if path.suffix == ".json":
