@@ -86,7 +86,8 @@ def _bad(old, new):
         (_bad("('dil_conv_3x3', 2)", "('none', 2)"), "op 'none' (the zero op) cannot be in a final DARTS cell"),
         (_bad("('dil_conv_3x3', 2)", "('dil_conv_3x3', 5)"), "got input 5 (the node's own output)"),
         (_bad("('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0)",
-              "('sep_conv_3x3', 1), ('skip_connect', 5), ('skip_connect', 0)"), "got input 5 (a node computed after it)"),
+              "('sep_conv_3x3', 1), ('skip_connect', 5), ('skip_connect', 0)"),
+         "got input 5 (a node computed after it)"),
         (_bad("('dil_conv_3x3', 2)", "('dil_conv_3x3', 6)"), "got input 6 (no such state: a cell has states 0..5)"),
         (_bad("('dil_conv_3x3', 2)", "('dil_conv_3x3', -1)"), "got input -1 (no such state"),
         (_bad("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3, 4, 6]"), "nodes 2..5"),
@@ -140,7 +141,8 @@ def test_registry_names_and_lookup():
     # any case, '-' for '_', the source files' own spellings, DARTS' default
     assert to_genotype("tenas_cifar10") is TENAS_CIFAR10 and to_genotype("TENAS_imagenet") is TENAS_IMAGENET
     assert to_genotype("pc-darts") is PC_DARTS and to_genotype("PC_DARTS_image") is PC_DARTS_IMAGENET
-    assert to_genotype("P-DARTS") is PDARTS and to_genotype("darts") is DARTS_V2 and to_genotype("PC_DARTS_cifar") is PC_DARTS
+    assert to_genotype("P-DARTS") is PDARTS and to_genotype("darts") is DARTS_V2
+    assert to_genotype("PC_DARTS_cifar") is PC_DARTS
     assert lookup_genotype(" Darts_V1 ").name == "DARTS_V1"
     assert all(lookup_genotype(a).name == n for a, n in ALIASES.items())
     with pytest.raises(ValueError) as info:
@@ -192,7 +194,8 @@ def test_parameter_counts_against_the_papers(name):
     cifar = darts.count_parameters(darts.build_network(p.genotype, C=36, layers=20, num_classes=10, auxiliary=True))
     imagenet = darts.count_parameters(darts.build_imagenet_network(p.genotype, C=48, layers=14, num_classes=1000))
     assert (cifar, imagenet) == MEASURED[name]
-    for net, measured, published in (("cifar10", cifar, p.cifar10_params_m), ("imagenet", imagenet, p.imagenet_params_m)):
+    sizes = (("cifar10", cifar, p.cifar10_params_m), ("imagenet", imagenet, p.imagenet_params_m))
+    for net, measured, published in sizes:
         if published is None:
             continue
         if (name, net) in DISAGREE:

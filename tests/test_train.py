@@ -13,7 +13,7 @@ import torch
 
 from tenas.cli import main
 from tenas.data import ImageSet, iterate_batches
-from tenas.spaces.genotypes import DARTS_V1, DARTS_V2, format_genotype
+from tenas.spaces.genotypes import DARTS_V1, DARTS_V2, PC_DARTS, TENAS_CIFAR10, format_genotype
 from tenas.train import (
     PROTOCOLS,
     CheckpointMismatch,
@@ -162,6 +162,13 @@ def test_resolve_arch(tmp_path):
     assert resolve_arch("nb201", "0").startswith("|")
     with pytest.raises(ValueError, match="unknown op"):
         resolve_arch("darts", text.replace("dil_conv_3x3", "dil_conv_9x9"))
+    # published cells by name, any case
+    assert resolve_arch("darts", "tenas_cifar10") == format_genotype(TENAS_CIFAR10)
+    assert resolve_arch("darts", "PC-DARTS") == format_genotype(PC_DARTS)
+    with pytest.raises(ValueError, match="unknown genotype name 'NOPE'; known names: TENAS_CIFAR10, "):
+        resolve_arch("darts", "NOPE")
+    with pytest.raises(ValueError, match="no such file"):
+        resolve_arch("darts", str(tmp_path / "missing" / "result.json"))
 
 
 def test_cli_train_and_resume(shared_dir, tmp_path, capsys):
@@ -175,6 +182,12 @@ def test_cli_train_and_resume(shared_dir, tmp_path, capsys):
     assert "epoch 1/1" in out.out and "done: 1 epochs" in out.out
     assert (tmp_path / LOG).exists() and (tmp_path / CURVES).exists()
     assert main(args) == 0  # resumes, nothing left to do
+    assert "1 of 1 epochs already done" in capsys.readouterr().err
+    # the same cell by another spelling of its name, or as its text, is the same run
+    assert main(args[:1] + ["darts_v1"] + args[2:]) == 0
+    err = capsys.readouterr().err
+    assert "darts DARTS_V1: Genotype(" in err and "1 of 1 epochs already done" in err
+    assert main(args[:1] + [format_genotype(DARTS_V1)] + args[2:]) == 0
     assert "1 of 1 epochs already done" in capsys.readouterr().err
     assert main(args[:1] + ["Genotype(normal=[])"] + args[2:]) == 2
     assert "genotype is missing field(s) normal_concat" in capsys.readouterr().err
