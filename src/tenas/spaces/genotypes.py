@@ -121,8 +121,8 @@ def _check_concat(field: str, value: Any, steps: int) -> tuple[int, ...]:
 def validate_genotype(g: Any, ops: Sequence[str] = CELL_OPS, steps: int = STEPS) -> Genotype:
     """A checked copy of ``g`` (a :class:`Genotype` or any 4-tuple in its field order, lists or tuples,
     ``range`` concat) with tuples inside; ``ValueError`` naming the first thing wrong: not ``2 * steps``
-    (op, input) pairs per cell, an input that is not an earlier state, an op outside ``ops`` (``none``
-    included by default), a node listing one pair twice, a bad concat list."""
+    (op, input) pairs per cell, an input that is not an earlier state, an op outside ``ops`` (by default
+    every op but ``none``), a node listing one pair twice, a bad concat list."""
     if not isinstance(g, tuple) or len(g) != 4:
         raise ValueError(f"a genotype must be a Genotype (4 fields: {', '.join(_FIELDS)}), got {g!r}")
     normal, normal_concat, reduce, reduce_concat = g
