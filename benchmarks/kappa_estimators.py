@@ -45,7 +45,7 @@ def _round_one(seed: int, kappa: str, batch: int, pool, dataset, first: int | No
     candidates, masks = prune_candidates(get_space("nb201").initial_alive())
     protocol = get_protocol("paper")
     groups = protocol.groups(config, functools.partial(derive_seed, seed), 0, 0, len(candidates))
-    tasks, layout = _tasks("nb201", config, parse_objective("tenas"), InputSource(dataset, config), protocol, 0, groups,
+    tasks, layout = _tasks(("nb201", {}), config, parse_objective("tenas"), InputSource(dataset, config), protocol, 0, groups,
                            masks, "cpu", chunk=1)
     if first is not None:
         for task in tasks:

@@ -249,7 +249,7 @@ def test_round_measured_batched_equals_one_at_a_time(embedded, protocol, batch):
     masks = masks[:5]  # the supernet and 4 candidates
     proto, objective, source = get_protocol(protocol), parse_objective("tenas"), InputSource(embedded, config)
     groups = proto.groups(config, functools.partial(derive_seed, config.seed), 0, 0, len(masks) - 1)
-    tasks, layout = _tasks("nb201", config, objective, source, proto, 0, groups, masks, "cpu", 1, candidate_batch=batch)
+    tasks, layout = _tasks(("nb201", {}), config, objective, source, proto, 0, groups, masks, "cpu", 1, candidate_batch=batch)
     if protocol == "official":  # 8 groups of 2 masks, packed 3 groups to a task
         assert all("parts" in t for t in tasks) and [len(w) for w in layout] == [6, 6, 4]
     else:  # 2 groups (repeats) of 5 masks, chunked

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tenas.search.space import MaskedNetwork, SearchSpace
+from tenas.spaces.base import MaskedNetwork, SearchSpace
 from tenas.spaces import darts
 from tenas.spaces.darts import (
     EDGES,

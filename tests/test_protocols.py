@@ -50,7 +50,7 @@ def _round_one_tasks(protocol: str, embedded, **kw):
     candidates, masks = prune_candidates(get_space("nb201").initial_alive())
     proto = get_protocol(protocol)
     groups = proto.groups(config, functools.partial(derive_seed, config.seed), 0, 0, len(candidates))
-    tasks, layout = _tasks("nb201", config, parse_objective("tenas"), InputSource(embedded, config), proto, 0, groups,
+    tasks, layout = _tasks(("nb201", {}), config, parse_objective("tenas"), InputSource(embedded, config), proto, 0, groups,
                            masks, "cpu", chunk=1)
     return candidates, groups, tasks, layout
 

@@ -7,6 +7,7 @@ Public API (imported lazily so that ``import tenas`` stays cheap)::
     tenas.build_network(arch)                   # NAS-Bench-201 evaluation network
     tenas.lookup(arch)                          # NAS-Bench-201 benchmark answer for a cell
     tenas.get_proxy("synflow")                  # any registered zero-cost proxy
+    tenas.run_search(space="macro", budget={"flops": "60M"})  # a whole search (any space, your own too)
     tenas.load_trained("runs/train-...")        # a network tenas train wrote, normalisation attached
 """
 
@@ -30,6 +31,8 @@ _EXPORTS = {
     "load_dataset": "tenas.data",
     "load_trained": "tenas.train.export",
     "get_space": "tenas.spaces",
+    "list_spaces": "tenas.spaces",
+    "run_search": "tenas.search.api",
     "build_network": "tenas.spaces.nb201",
     "parse_arch": "tenas.spaces.nb201",
     "format_arch": "tenas.spaces.nb201",

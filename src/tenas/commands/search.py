@@ -9,13 +9,8 @@ from pathlib import Path
 from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
 from tenas.commands._types import int_at_least, int_or_word
 
-DATASETS = {
-    "nb201": ("cifar10", "cifar100", "ImageNet16-120", "folder"),
-    "darts": ("cifar10", "imagenet", "folder"),
-}
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet": 1000}  # folder: from the folder
-# official per-space settings: (prune_number, batch_size) by dataset; NB201 everywhere (1, 72); own folders as CIFAR
-DEFAULTS = {("darts", "cifar10"): (3, 14), ("darts", "imagenet"): (2, 24), ("darts", "folder"): (3, 14)}
+from tenas.search.api import NUM_CLASSES  # folder: from the folder
+from tenas.spaces import DEFAULT_SPACE
 
 
 _seed = int_at_least(0, "seed")
@@ -28,10 +23,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run a TE-NAS search (NAS-Bench-201 or DARTS space)",
         description="TE-NAS: prune a supernet by the change of NTK condition number and linear-region count.",
     )
-    p.add_argument("--space", default="nb201", help="search space: nb201 (default) or darts")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help="search space: nb201 (default), darts, macro (NAS-Bench-Macro), or your own as "
+                        "my_pkg.my_module:MySpace or path/to/file.py:MySpace (see tenas.spaces.base)")
     p.add_argument("--dataset", default="cifar10",
-                   help="nb201: cifar10, cifar100, ImageNet16-120; darts: cifar10, imagenet; both: folder (your own "
-                        "images in --data DIR, one sub-folder per class)")
+                   help="nb201: cifar10, cifar100, ImageNet16-120; darts: cifar10, imagenet; macro: cifar10, cifar100; "
+                        "every space: folder (your own images in --data DIR, one sub-folder per class)")
+    p.add_argument("--max-params", default=None, metavar="N",
+                   help="budget: the final network's parameters at most N (500k, 0.5M, 1200000; the space's count)")
+    p.add_argument("--max-flops", default=None, metavar="N",
+                   help="budget: the final network's FLOPs at most N (60M, 1.2G; the space's benchmark convention)")
     p.add_argument("--data", default=None, help="dataset folder or .npz (default: the embedded CIFAR-10 sample)")
     add_folder_options(p)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what the pruning rank-sums: tenas (kappa_N and R_N, default) or registered proxies joined by "
                         "'+', e.g. ntk+regions+synflow (each proxy's relative change, in its own orientation); "
                         "tenas+: the default pruning, then a two-stage local search over one-edit neighbours "
-                        "(NAS-Bench-201 only)")
+                        "(every space; chosen on NAS-Bench-201)")
     p.add_argument("--init", choices=("kaiming", "once"), default=None,
                    help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
                         "once: drawn once per round and shared by the repeats (--protocol paper only)")
@@ -77,12 +78,18 @@ AUTO_CANDIDATE_BATCH = {"cpu": 1, "cuda": 32}
 
 
 def _check_args(args: argparse.Namespace):
+    """The space (built) and the budget, or one clear message about what is wrong."""
     from tenas.cli import UserError
+    from tenas.search.budget import BudgetError, parse_amount
+    from tenas.spaces import SpaceError, get_space
 
-    if args.space not in DATASETS:
-        raise UserError(f"unknown search space {args.space!r}; choose from {', '.join(DATASETS)}")
-    if args.dataset not in DATASETS[args.space]:
-        raise UserError(f"unknown dataset {args.dataset!r} for --space {args.space}; choose from {', '.join(DATASETS[args.space])}")
+    try:
+        space = get_space(args.space)
+    except SpaceError as e:
+        raise UserError(f"--space: {e}") from None
+    datasets = space.defaults.datasets
+    if args.dataset not in datasets:
+        raise UserError(f"unknown dataset {args.dataset!r} for --space {args.space}; choose from {', '.join(datasets)}")
     if args.protocol == "official":
         clashes = [opt for opt, given in (("--init", args.init is not None), ("--kappa fixed-bn", args.kappa != "exact"))
                    if given]
@@ -95,51 +102,54 @@ def _check_args(args: argparse.Namespace):
         objective = parse_objective(args.objective)
     except ValueError as e:
         raise UserError(f"--objective: {e}") from None
-    if objective.local and args.space != "nb201":
-        raise UserError(f"--objective {objective.spec} ends with a local step over NAS-Bench-201 cells; "
-                        f"it has no DARTS version: use --objective tenas or proxies joined by '+'")
     if objective.local and args.dataset == "folder":
         raise UserError(f"--objective {objective.spec}'s local step was chosen on NAS-Bench-201's CIFAR accuracies and "
                         f"has no measurement on other data; with --dataset folder use --objective tenas or proxies "
                         f"joined by '+'")
+    try:
+        budget = {k: parse_amount(v, f"--max-{k}") for k, v in (("params", args.max_params), ("flops", args.max_flops))
+                  if v is not None}
+    except BudgetError as e:
+        raise UserError(str(e)) from None
+    if budget and (not hasattr(space, "cost") or space.edge_groups()):
+        raise UserError(f"--space {args.space} cannot take --max-params / --max-flops: "
+                        + ("it has no cost function (cost(arch, num_classes))" if not hasattr(space, "cost") else
+                           "its edge-selection phase leaves architectures the budget guard cannot list"))
     folder_option_errors(args)
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise UserError("--device cuda was asked for but torch sees no CUDA device")
+    return space, budget
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from tenas.cli import UserError
     from tenas.data import load_dataset
     from tenas.parallel.backends import make_pool
     from tenas.report.plots import plot_trajectory
     from tenas.report.results import atomic_write_json
-    from tenas.search.prune import SearchConfig, SearchState, evaluate_stages, run_search, search_stages
-    from tenas.spaces import get_space
+    from tenas.search.api import search_result
+    from tenas.search.budget import BudgetError
+    from tenas.search.prune import SearchConfig, SearchState, budget_guard
+    from tenas.spaces import space_spec
 
-    _check_args(args)
+    space, budget = _check_args(args)
     own = read_own_folder(args) if args.dataset == "folder" else None
     if args.backend == "ray" and args.device == "cuda":
         raise UserError("--backend ray scores on CPU workers; use --device cpu with it")
-    pool = make_pool(args.backend, 1 if args.device == "cuda" else args.workers, args.address)
-    try:
-        from tenas._alloc import tune_allocator
-
-        tune_allocator()
-    except ImportError:  # pragma: no cover
-        pass
-    prune_number, batch = DEFAULTS.get((args.space, args.dataset), (1, 72))
+    candidate_batch = AUTO_CANDIDATE_BATCH[args.device] if args.candidate_batch == "auto" else args.candidate_batch
+    if candidate_batch > 1 and not hasattr(space, "edge_weights"):
+        raise UserError(f"--candidate-batch {candidate_batch}: space {args.space} has no edge_weights(alive) for the "
+                        "vmapped pass; use --candidate-batch 1")
     config = SearchConfig(
-        space=args.space,
+        space=space_spec(space),
         dataset=args.dataset,
         seed=args.seed,
         repeats=args.repeats,
-        batch_size=args.batch_size or batch,
-        prune_number=args.prune_number or prune_number,
+        batch_size=args.batch_size or space.defaults.batch_for(args.dataset),
+        prune_number=args.prune_number or space.defaults.prune_for(args.dataset),
         init=args.init or "kaiming",
         kappa=args.kappa,
         protocol=args.protocol,
@@ -147,8 +157,14 @@ def run(args: argparse.Namespace) -> int:
         region_samples=args.region_samples,
         region_batch=min(1000, args.region_samples),
         num_classes=own.train.num_classes if own is not None else NUM_CLASSES[args.dataset],
+        max_params=budget.get("params"),
+        max_flops=budget.get("flops"),
     )
-    out = Path(args.out or f"runs/search-{args.space}-{args.dataset}-seed{args.seed}")
+    try:
+        budget_guard(space, config)  # a budget no architecture meets stops here, before any work
+    except BudgetError as e:
+        raise UserError(str(e)) from None
+    out = Path(args.out or f"runs/search-{space.name}-{args.dataset}-seed{args.seed}")
     result_path, state_path = out / "result.json", out / "state.json"
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
@@ -178,76 +194,44 @@ def run(args: argparse.Namespace) -> int:
         state = SearchState(**saved)
         print(f"resuming {out}: {len(state.rounds)} round(s) already done", file=sys.stderr)
 
-    space = get_space(args.space)
+    pool = make_pool(args.backend, 1 if args.device == "cuda" else args.workers, args.address)
+    try:
+        from tenas._alloc import tune_allocator
+
+        tune_allocator()
+    except ImportError:  # pragma: no cover
+        pass
     bars = _Bars(enabled=not args.quiet)
-    candidate_batch = AUTO_CANDIDATE_BATCH[args.device] if args.candidate_batch == "auto" else args.candidate_batch
 
     def on_round(st: SearchState) -> None:
         st.config = config_dict
         atomic_write_json(state_path, st.to_dict())
 
-    with pool:
-        state = run_search(space, dataset, config, pool, state=state, on_round=on_round, progress=bars,
-                           device=args.device, candidate_batch=candidate_batch)
+    def on_local(arch, objective) -> None:
         bars.close()
-        alive = np.asarray(state.alive, dtype=bool)
-        arch = space.genotype(alive)
-        local = _local_step(args, arch)
-        path = search_stages(state)
-        if local is not None and local.arch != arch:
-            arch = local.arch
-            path.append(("after local step", _nb201_mask(arch)))
-        stages = evaluate_stages(space, dataset, config, pool, path, device=args.device,
-                                 candidate_batch=candidate_batch)
+        if not args.quiet:
+            print(f"local search from {arch}: " + "; then ".join(st.describe() for st in objective.local),
+                  file=sys.stderr)
+
+    with pool:
+        result = search_result(space, dataset, config, pool, device=args.device, candidate_batch=candidate_batch,
+                               state=state, on_round=on_round, progress=bars, data=args.data, on_local=on_local)
+        bars.close()
     out.mkdir(parents=True, exist_ok=True)
-    result = {
-        "arch": arch,
-        "benchmark": _benchmark(args.space, arch, args.dataset),
-        "darts": _darts_extras(arch, args.dataset, out, config.num_classes) if args.space == "darts" else None,
+    report = space.report(result["arch"], args.dataset, config.num_classes, out) if hasattr(space, "report") else None
+    if args.dataset == "folder":
+        result["benchmark"] = None
+    result.update({
+        space.name: report,
         "own_data": _own_data(own, args, out) if own is not None else None,
-        "seconds": state.seconds + (local.seconds if local is not None else 0.0),
-        "local_step": local.to_dict() if local is not None else None,
-        "final": stages[-1],
-        "stages": stages,
-        "rounds": state.rounds,
         "config": {**config_dict, "workers": pool.workers, "device": args.device, "backend": args.backend,
                    "candidate_batch": candidate_batch},
-        "timing": {
-            "search_seconds": state.seconds,
-            "local_step_seconds": local.seconds if local is not None else 0.0,
-            "kappa_worker_seconds": state.t_kappa,
-            "regions_worker_seconds": state.t_regions,
-            "peak_rss_mib": _peak_rss_mib(),
-        },
-    }
+    })
+    result["timing"]["peak_rss_mib"] = _peak_rss_mib()
     atomic_write_json(result_path, result)
     plot_trajectory(result, out / "trajectory.png")
-    _print_result(result, out)
+    _print_result(result, out, space)
     return 0
-
-
-def _local_step(args: argparse.Namespace, arch: str):
-    """The objective's local search from the pruned cell (None when it has none)."""
-    from tenas.search.local import local_search
-    from tenas.search.objective import parse_objective
-
-    objective = parse_objective(args.objective)
-    if not objective.local:
-        return None
-    if not args.quiet:
-        print(f"local search from {arch}: " + "; then ".join(st.describe() for st in objective.local), file=sys.stderr)
-    return local_search(arch, args.dataset, args.data, args.seed, objective.local)
-
-
-def _nb201_mask(arch: str):
-    import numpy as np
-
-    from tenas.spaces.nb201 import OP_NAMES, to_cell
-
-    mask = np.zeros((1, 6, len(OP_NAMES)), dtype=bool)
-    for e, op in enumerate(to_cell(arch)):
-        mask[0, e, OP_NAMES.index(op)] = True
-    return mask
 
 
 def _read_state(path: Path) -> dict:
@@ -286,27 +270,6 @@ def _own_data(own, args: argparse.Namespace, out: Path) -> dict:
     }
 
 
-def _benchmark(space: str, arch: str, dataset: str = "cifar10") -> dict | None:
-    if space != "nb201" or dataset == "folder":
-        return None
-    from tenas.bench.nb201 import lookup
-
-    return lookup(arch).to_dict()
-
-
-def _darts_extras(arch: str, dataset: str, out: Path, num_classes: int) -> dict:
-    """DARTS: the evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing."""
-    from tenas.report.cells import plot_darts_cells
-    from tenas.spaces import darts
-
-    if dataset == "imagenet":
-        net, setting = darts.build_imagenet_network(arch), "ImageNet mobile: 14 cells, 48 channels"
-    else:
-        net, setting = darts.build_network(arch, num_classes=num_classes), "CIFAR: 20 cells, 36 channels"
-    plot_darts_cells(arch, out / "cells.png")
-    return {"genotype": arch, "eval_network": setting, "eval_params_M": darts.count_parameters(net) / 1e6}
-
-
 def _peak_rss_mib() -> float:
     import resource
 
@@ -315,14 +278,17 @@ def _peak_rss_mib() -> float:
     return round(max(own, children) / 1024.0, 1)
 
 
-def _print_result(result: dict, out: Path) -> None:
+def _print_result(result: dict, out: Path, space) -> None:
     print()
     print(f"found:   {result['arch']}")
     bench = result.get("benchmark")
     if bench:
-        print(f"NAS-Bench-201 #{bench['index']}, test accuracy (200 epochs): CIFAR-10 {bench['cifar10_test']:.2f}, "
-              f"CIFAR-100 {bench['cifar100_test']:.2f}, ImageNet16-120 {bench['imagenet16_120_test']:.2f}  "
-              f"({bench['params_cifar10']:.3f} M params, {bench['flops_cifar10']:.1f} MFLOPs on CIFAR-10)")
+        fmt = getattr(space, "format_benchmark", None)
+        print(fmt(bench) if fmt is not None else "benchmark: " + ", ".join(f"{k} {v}" for k, v in bench.items()))
+    if result.get("cost"):
+        c = result["cost"]
+        print(f"cost:    {c['params'] / 1e6:.3f} M params, {c['flops'] / 1e6:.1f} MFLOPs"
+              + (f"  (budget: {_budget_text(result['budget'])})" if result.get("budget") else ""))
     t = result["timing"]
     print(f"time:    {result['seconds']:.1f} s search  (worker seconds: kappa {t['kappa_worker_seconds']:.1f}, "
           f"regions {t['regions_worker_seconds']:.1f}; peak RSS {t['peak_rss_mib']:.0f} MiB)")
@@ -331,10 +297,17 @@ def _print_result(result: dict, out: Path) -> None:
         print(f"data:    {own['root']}: {len(own['classes'])} classes, {own['train_images']} images searched on; "
               f"no benchmark entry for own data")
         print(f"next:    {own['next']}")
-    if result.get("darts"):
-        d = result["darts"]
-        print(f"DARTS evaluation network ({d['eval_network']}): {d['eval_params_M']:.2f} M parameters")
-    print(f"wrote:   {out / 'result.json'}, {out / 'trajectory.png'}" + (f", {out / 'cells.png'}" if result.get("darts") else ""))
+    extra = result.get(space.name)
+    if extra and "eval_params_M" in extra:
+        print(f"evaluation network ({extra['eval_network']}): {extra['eval_params_M']:.2f} M parameters")
+    files = [out / "result.json", out / "trajectory.png"] + [out / f for f in (extra or {}).get("files", [])]
+    print("wrote:   " + ", ".join(str(f) for f in files))
+
+
+def _budget_text(b: dict) -> str:
+    parts = [f"params <= {b['max_params']:,}" if b.get("max_params") else "",
+             f"FLOPs <= {b['max_flops']:,}" if b.get("max_flops") else ""]
+    return " and ".join(p for p in parts if p)
 
 
 class _Bars:

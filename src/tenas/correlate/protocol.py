@@ -197,17 +197,29 @@ def net_spec(proxy: str, protocol: Protocol) -> tuple[str, int, int]:
     return ("full", protocol.C, protocol.N)
 
 
-def build(cell_index: int, spec: tuple[str, int, int], num_classes: int, seed: int) -> nn.Module:
-    """The network of ``spec`` for a cell, default-initialised from (seed, cell index) alone."""
-    from tenas.spaces.nb201 import TinyNetwork, to_cell
-
-    cell = to_cell(int(cell_index))
+def build(cell_index: int, spec: tuple[str, int, int], num_classes: int, seed: int, space=None) -> nn.Module:
+    """The network of ``spec`` for a cell (a NAS-Bench-201 index, or ``space``'s architecture string),
+    default-initialised from (seed, the cell's :meth:`arch_key`) alone."""
+    space = _space(space)
+    arch = cell_index if isinstance(cell_index, str) else _index_arch(space, cell_index)
     kind, C, N = spec
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(derive_seed(seed, cell_index, "weights"))
-        if kind == "thin":
-            return TinyNetwork([[op] for op in cell], C=1, N=1, num_classes=num_classes, use_stem=False, depth=1)
-        return TinyNetwork([[op] for op in cell], C=C, N=N, num_classes=num_classes)
+        torch.manual_seed(derive_seed(seed, space.arch_key(arch), "weights"))
+        return space.proxy_network(arch, kind, C, N, num_classes)
+
+
+def _space(space):
+    """``space`` itself, or the default space (NAS-Bench-201, the space of ``tenas correlate``'s indices)."""
+    from tenas.spaces import DEFAULT_SPACE, get_space
+
+    return get_space(DEFAULT_SPACE) if space is None else space
+
+
+def _index_arch(space, index) -> str:
+    """A benchmark index of the default space as its string."""
+    from tenas.spaces.nb201 import index_to_arch
+
+    return index_to_arch(int(index))
 
 
 @dataclasses.dataclass
@@ -259,13 +271,17 @@ def load_inputs(dataset: str, data: str | None, seed: int, protocol: Protocol, n
     return Inputs(x=x, y=y, crops=crops, source=str(ds.source), seed=seed)
 
 
-def score_cell(cell_index: int, proxies: list[str], dataset: str, seed: int, protocol: Protocol,
-               inputs: Inputs) -> list[tuple[str, float, str | None, float]]:
-    """``[(proxy, raw, error, seconds, cpu_seconds)]`` for one cell; a failure is a NaN/inf raw or an exception,
-    never raised. Seconds are wall clock; cpu_seconds the process' CPU time (the cost without other jobs)."""
+def score_cell(cell_index, proxies: list[str], dataset: str, seed: int, protocol: Protocol,
+               inputs: Inputs, space=None, num_classes: int | None = None) -> list[tuple[str, float, str | None, float]]:
+    """``[(proxy, raw, error, seconds, cpu_seconds)]`` for one cell (a NAS-Bench-201 index, or an architecture
+    string of ``space``); a failure is a NaN/inf raw or an exception, never raised. Seconds are wall clock;
+    cpu_seconds the process' CPU time (the cost without other jobs)."""
     from tenas.indicators.registry import get_proxy
 
-    num_classes = DATASETS[dataset][1]
+    space = _space(space)
+    arch = cell_index if isinstance(cell_index, str) else _index_arch(space, cell_index)
+    num_classes = num_classes or DATASETS[dataset][1]
+    key = space.arch_key(arch)
     nets: dict[tuple[str, int, int], nn.Module] = {}
     rows = []
     for name in proxies:
@@ -274,12 +290,12 @@ def score_cell(cell_index: int, proxies: list[str], dataset: str, seed: int, pro
         try:
             spec = net_spec(name, protocol)
             if spec not in nets:  # building is not charged to the proxy
-                nets[spec] = build(cell_index, spec, num_classes, seed)
+                nets[spec] = build(arch, spec, num_classes, seed, space)
                 t0, c0 = time.perf_counter(), time.process_time()
             x, y = inputs.for_proxy(name, protocol)
             own = protocol.setting(name)
             options = dict(own.options) if own is not None else {}
-            raw = float(get_proxy(name).fn(nets[spec], x, y, seed=derive_seed(seed, cell_index, "proxy"), **options))
+            raw = float(get_proxy(name).fn(nets[spec], x, y, seed=derive_seed(seed, key, "proxy"), **options))
             if not np.isfinite(raw):
                 err = "nan" if np.isnan(raw) else ("inf" if raw > 0 else "-inf")
         except Exception as exc:  # recorded, never aborts the run

@@ -1,11 +1,12 @@
-"""A local step after the pruning: score the found NAS-Bench-201 cell's one-edit neighbours and move to the best.
+"""A local step after the pruning: score the found architecture's one-edit neighbours and move to the best.
 
-Pruning decides each edge from changes of a supernet; the cell it ends with is then only one of many similar
-cells. The local step scores the found cell and every cell that differs from it on one edge (18 neighbours:
-each of 6 edges to each of the 3 other non-``none`` ops) with zero-cost proxies on the cells' own networks
-(:func:`tenas.correlate.protocol.score_cell`, ``tenas correlate --protocol fast``), combines them by a rank
-ensemble over every cell scored so far, moves to the best, and repeats from there up to ``steps`` times or until
-the current cell is the best. Proxies that fail on a cell (NaN, inf) rank it last for that proxy.
+Pruning decides each choice point from changes of a supernet; the architecture it ends with is then only one of
+many similar ones. The local step scores it and every architecture one edit away (``space.neighbours``; on
+NAS-Bench-201 the 18 cells that differ on one edge by a non-``none`` op) with zero-cost proxies on their own
+networks (:func:`tenas.correlate.protocol.score_cell`, ``tenas correlate --protocol fast``), combines them by a
+rank ensemble over everything scored so far, moves to the best, and repeats from there up to ``steps`` times or
+until the current one is the best. Proxies that fail (NaN, inf) rank an architecture last for that proxy. With a
+budget (``allowed``), neighbours outside it are never scored nor moved to.
 
 A local search is a chain of such steps (:class:`Stage`: its proxies, its number of moves, its scoring protocol),
 each starting where the previous one ended (:func:`local_search`); ``--objective tenas+`` runs two.
@@ -25,22 +26,13 @@ __all__ = ["LocalStep", "Stage", "neighbours", "local_step", "local_search", "DE
 #: benchmarks/results/local_step_2026-12-02.txt).
 DEFAULT_MEMBERS = ("synflow",)
 DEFAULT_STEPS = 6
-_OPS = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
-def neighbours(arch: str) -> list[str]:
-    """Every cell one edge away from ``arch`` (an op other than ``none`` and than the current one), in edge order."""
-    from tenas.spaces.nb201 import format_arch, to_cell
+def neighbours(arch: str, space=None) -> list[str]:
+    """Every architecture one edit away from ``arch`` in ``space`` (default: the default space)."""
+    from tenas.spaces import DEFAULT_SPACE, get_space
 
-    cell = list(to_cell(arch))
-    out = []
-    for e in range(len(cell)):
-        for op in _OPS:
-            if op != cell[e]:
-                other = list(cell)
-                other[e] = op
-                out.append(format_arch(other))
-    return out
+    return (space or get_space(DEFAULT_SPACE)).neighbours(arch)
 
 
 @dataclass
@@ -88,15 +80,17 @@ class LocalSearch:
                             **res.to_dict()} for st, res in self.stages]}
 
 
-def local_search(arch: str, dataset: str, data: str | None, seed: int, stages) -> LocalSearch:
-    """Run ``stages`` (:class:`Stage`) one after another from ``arch``; each starts where the previous ended."""
+def local_search(arch: str, dataset: str, data: str | None, seed: int, stages, *, space=None,
+                 num_classes: int | None = None, allowed=None) -> LocalSearch:
+    """Run ``stages`` (:class:`Stage`) one after another from ``arch``; each starts where the previous ended.
+    ``space``: whose neighbours (default: the default space); ``allowed(arch)``: a budget's test."""
     from tenas.correlate.presets import get_protocol
 
     current = arch
     out = None
     for st in stages:
         res = local_step(current, dataset, data, seed, steps=st.steps, members=st.members, how=st.how,
-                         protocol=get_protocol(st.protocol))
+                         protocol=get_protocol(st.protocol), space=space, num_classes=num_classes, allowed=allowed)
         if out is None:
             out = LocalSearch(start=res.start, arch=res.start, path=[res.start])
         out.path.extend(res.path[1:])
@@ -124,28 +118,32 @@ def _aggregate(scores: dict, members, how: str) -> dict:
 
 
 def local_step(arch: str, dataset: str, data: str | None, seed: int, *, steps: int = DEFAULT_STEPS,
-               members=DEFAULT_MEMBERS, how: str = "logrank", protocol=None) -> LocalStep:
+               members=DEFAULT_MEMBERS, how: str = "logrank", protocol=None, space=None, num_classes: int | None = None,
+               allowed=None) -> LocalStep:
     """Hill-climb from ``arch`` over one-edit neighbours by the rank ensemble of ``members``, each scored under
-    ``protocol`` (a :class:`tenas.correlate.protocol.Protocol`; None: ``fast``, the setting tenas+ was chosen with)."""
+    ``protocol`` (a :class:`tenas.correlate.protocol.Protocol`; None: ``fast``, the setting tenas+ was chosen with).
+    ``space``: whose architectures (default: the default space); ``allowed(arch)``: which neighbours may be taken."""
     from tenas.correlate.presets import FAST
     from tenas.correlate.protocol import load_inputs, score_cell
-    from tenas.spaces.nb201 import arch_to_index, format_arch, to_cell
+    from tenas.spaces import DEFAULT_SPACE, get_space
 
     t0 = time.perf_counter()
+    space = space or get_space(DEFAULT_SPACE)
     protocol = FAST if protocol is None else protocol
     inputs = load_inputs(dataset, data, seed, protocol, need_crops="regions" in members)
-    current = format_arch(to_cell(arch))
+    current = space.canonical(arch)
     result = LocalStep(start=current, arch=current, path=[current])
 
     def score(cells):
         for c in cells:
             if c not in result.scores:
-                rows = score_cell(arch_to_index(c), list(members), dataset, seed, protocol, inputs)
+                rows = score_cell(c, list(members), dataset, seed, protocol, inputs, space=space,
+                                  num_classes=num_classes)
                 result.scores[c] = {r[0]: r[1] for r in rows}
 
     score([current])
     for _ in range(int(steps)):
-        score(neighbours(current))
+        score([c for c in space.neighbours(current) if allowed is None or allowed(c)])
         values = _aggregate(result.scores, members, how)
         best = max(values, key=lambda c: (values[c], c == current))
         if best == current:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from tenas.spaces.base import BaseSpace, Cost, SearchSpace, SpaceDefaults, SpaceError, check_space
 from tenas.spaces.registry import get_space, list_spaces, load_space_class, register_space, space_spec
 
+#: The space the CLI searches, scores and correlates when none is named.
+DEFAULT_SPACE = "nb201"
+
 register_space("nb201", "tenas.spaces.nb201:NB201Space")
 register_space("darts", "tenas.spaces.darts:DartsSearchSpace")
 register_space("macro", "tenas.spaces.macro.space:MacroSpace")
 
-__all__ = ["BaseSpace", "Cost", "SearchSpace", "SpaceDefaults", "SpaceError", "check_space", "get_space",
+__all__ = ["DEFAULT_SPACE", "BaseSpace", "Cost", "SearchSpace", "SpaceDefaults", "SpaceError", "check_space", "get_space",
            "list_spaces", "load_space_class", "register_space", "space_spec"]

@@ -36,10 +36,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from torch import nn
+
+if TYPE_CHECKING:  # torch is imported by the spaces themselves, not by the contract
+    from torch import nn
 
 __all__ = ["Cost", "SpaceDefaults", "SearchSpace", "BaseSpace", "MaskedNetwork", "SpaceError", "check_space",
            "REQUIRED", "NTK_CHANNELS", "REGION_CHANNELS", "scaled"]
@@ -175,6 +177,10 @@ class BaseSpace:
     def benchmark(self, arch: str, dataset: str) -> dict | None:
         """The space's benchmark record for ``arch`` on ``dataset`` (accuracies, ...), None when there is none."""
         return None
+
+    def format_benchmark(self, record: dict) -> str:
+        """One line for ``tenas search`` to print about a benchmark record."""
+        return "benchmark: " + ", ".join(f"{k} {v}" for k, v in record.items())
 
     def report(self, arch: str, dataset: str, num_classes: int, out) -> dict | None:
         """Extra lines for result.json (e.g. a drawing written into ``out``); None for none."""

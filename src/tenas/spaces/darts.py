@@ -481,8 +481,15 @@ class DartsSearchSpace(BaseSpace):
         return alive_from_genotype(arch)
 
     def canonical(self, arch: str) -> str:
-        """DARTS' text of the genotype (a published name is replaced by its genotype)."""
-        return format_genotype(to_genotype(arch))
+        """DARTS' text of the genotype with each node's two pairs in input order (as :func:`genotype` lists them;
+        the order of a node's inputs changes nothing); a published name is replaced by its genotype."""
+        g = to_genotype(arch)
+
+        def ordered(pairs):
+            pairs = list(pairs)
+            return [p for i in range(0, len(pairs), 2) for p in sorted(pairs[i:i + 2], key=lambda q: (q[1], q[0]))]
+
+        return format_genotype(g._replace(normal=ordered(g.normal), reduce=ordered(g.reduce)))
 
     def neighbours(self, arch: str) -> list[str]:
         """Every genotype with one (op, input) pair's op replaced by another non-``none`` op, inputs kept."""
@@ -495,8 +502,8 @@ class DartsSearchSpace(BaseSpace):
                 for other in ops:
                     if other != op:
                         changed = pairs[:i] + [(other, src)] + pairs[i + 1:]
-                        out.append(format_genotype(g._replace(**{field: changed})))
-        return sorted(set(out) - {format_genotype(g)})
+                        out.append(self.canonical(format_genotype(g._replace(**{field: changed}))))
+        return sorted(set(out) - {self.canonical(format_genotype(g))})
 
     def build_network(self, arch: str, num_classes: int) -> nn.Module:
         """The CIFAR evaluation network of a genotype (see :func:`build_network`)."""

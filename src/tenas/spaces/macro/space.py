@@ -72,5 +72,9 @@ class MacroSpace(BaseSpace):
 
         return lookup(arch).to_dict() if dataset == "cifar10" else None
 
+    def format_benchmark(self, rec: dict) -> str:
+        return (f"NAS-Bench-Macro {rec['canonical']}: CIFAR-10 test accuracy {rec['mean_acc']:.2f} "
+                f"(+- {rec['std']:.2f}, 3 runs)  ({rec['params'] / 1e6:.3f} M params, {rec['flops'] / 1e6:.1f} MFLOPs)")
+
     def edge_label(self, cell_type: int, edge: int) -> str:
         return f"layer {edge + 1}"

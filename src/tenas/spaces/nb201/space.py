@@ -126,6 +126,11 @@ class NB201Space(BaseSpace):
             return None
         return lookup(arch).to_dict()
 
+    def format_benchmark(self, bench: dict) -> str:
+        return (f"NAS-Bench-201 #{bench['index']}, test accuracy (200 epochs): CIFAR-10 {bench['cifar10_test']:.2f}, "
+                f"CIFAR-100 {bench['cifar100_test']:.2f}, ImageNet16-120 {bench['imagenet16_120_test']:.2f}  "
+                f"({bench['params_cifar10']:.3f} M params, {bench['flops_cifar10']:.1f} MFLOPs on CIFAR-10)")
+
     def edge_weights(self, alive: np.ndarray) -> np.ndarray:
         """Masks (..., 1, 6, 5) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
         return edge_weights(alive)
