@@ -116,3 +116,38 @@ def test_run_search_from_code_with_a_space_object(tmp_path):
     result = tenas.run_search(space=TinyResNet(), data=None, budget={"flops": "40M"}, repeats=1, batch_size=8, seed=0)
     assert result["cost"]["flops"] <= 40_000_000 and len(result["arch"]) == 4
     assert result["budget"]["max_flops"] == 40_000_000
+
+
+def test_local_search_climbs_only_within_the_budget(tmp_path):
+    """--local-search params:3 on the user space under a params budget: every architecture on the path is within
+    it (the space's own cost), and each move goes to the neighbour with the most parameters that is."""
+    out = tmp_path / "local"
+    rc, _ = _search(["--space", USER, "--max-params", "150k", "--local-search", "params:3", "--out", str(out), *SMALL])
+    assert rc == 0
+    result = read_json(out / "result.json")
+    space = tenas.get_space(USER)
+    path = result["local_step"]["path"]
+    assert path[-1] == result["arch"]
+    for a, b in zip(path, path[1:]):
+        within = [n for n in space.neighbours(a) + [a] if space.cost(n, 10).params <= 150_000]
+        assert b == max(within, key=lambda n: space.cost(n, 10).params)
+    assert all(space.cost(a, 10).params <= 150_000 for a in path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--local-search", "nosuchproxy:2"], "unknown proxy"),
+    (["--local-search", "synflow:0"], "positive integer"),
+    (["--local-search", "synflow@nope"], "protocol"),
+    (["--objective", "tenas+", "--local-search", "synflow"], "already ends with a local search"),
+])
+def test_bad_local_search_is_refused(tmp_path, capsys, argv, message):
+    rc, _ = _search(["--space", "macro", *argv, "--out", str(tmp_path / "x"), *SMALL])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_a_budget_on_a_space_without_costs_is_refused(tmp_path, capsys):
+    path = tmp_path / "nocost.py"
+    path.write_text(f"import sys\nsys.path.insert(0, {str(ROOT / 'examples')!r})\nfrom tiny_resnet import TinyResNet\n\n"
+                    "class NoCost(TinyResNet):\n    def cost(self, arch, num_classes):\n        return None\n")
+    rc, _ = _search(["--space", f"{path}:NoCost", "--max-flops", "10M", "--out", str(tmp_path / "x"), *SMALL])
+    assert rc == 2 and "no cost function" in capsys.readouterr().err

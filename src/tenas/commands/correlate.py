@@ -12,6 +12,7 @@ import argparse
 import contextlib
 
 from tenas.commands._types import int_or_word
+from tenas.spaces import DEFAULT_SPACE
 
 
 _GENERIC = ("batch_size", "C", "N", "ntk_batch", "ntk_C", "ntk_N", "region_samples")
@@ -86,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score random NAS-Bench-201 cells with training-free proxies and report Kendall tau / "
                     "Spearman rho against the benchmark's test accuracy (resumable; cache in --out).",
     )
-    p.add_argument("--space", default="nb201", choices=["nb201"], help="search space (nb201)")
+    p.add_argument("--space", default=DEFAULT_SPACE,
+                   help="a space with a benchmark table: nb201 (default; cifar10, cifar100, ImageNet16-120) or macro "
+                        "(NAS-Bench-Macro, cifar10); cells are sampled from its table")
     p.add_argument("--dataset", default="cifar10", choices=["cifar10", "cifar100", "ImageNet16-120"])
     p.add_argument("--data", metavar="PATH", help="the dataset (npz file or official folder); default: the "
                    "embedded 2,000-image CIFAR-10 sample")
@@ -118,11 +121,12 @@ def run(args: argparse.Namespace) -> int:
     from tenas.correlate.report import format_table
     from tenas.correlate.run import CorrelateConfig, run_correlate
     from tenas.parallel.local import default_workers
+    from tenas.spaces import SpaceError
 
     workers = default_workers() if args.workers is None else args.workers
     if workers < 1:
         raise UserError("--workers must be at least 1")
-    cfg = CorrelateConfig(dataset=args.dataset, sample=args.sample, seed=args.seed, proxies=args.proxies,
+    cfg = CorrelateConfig(space=args.space, dataset=args.dataset, sample=args.sample, seed=args.seed, proxies=args.proxies,
                           data=args.data, out=args.out, protocol=protocol_from(args), workers=workers,
                           ensembles=args.ensemble, plots=not args.no_plots, progress=not args.quiet,
                           select_ensemble=args.select_ensemble, live_only=args.live_only)
@@ -142,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except KeyError as exc:
         raise UserError(exc.args[0] if exc.args else str(exc)) from None
+    except SpaceError as exc:
+        raise UserError(f"--space: {exc}") from None
     print(format_table(result))
     plots = "" if args.no_plots else ", scatter_*.png"
     print(f"wrote {args.out}/correlations.csv, correlations.json, scores.csv{plots}; cache {args.out}/scores.sqlite")

@@ -51,6 +51,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "'+', e.g. ntk+regions+synflow (each proxy's relative change, in its own orientation); "
                         "tenas+: the default pruning, then a two-stage local search over one-edit neighbours "
                         "(every space; chosen on NAS-Bench-201)")
+    p.add_argument("--local-search", default="", metavar="STAGES",
+                   help="a local search after the pruning, over the found architecture's one-edit neighbours (within "
+                        "any budget): stages PROXIES[:MOVES][@PROTOCOL] joined by ',', each a hill climb by the log-rank "
+                        "sum of the proxies on the networks' own scores (protocol fast or published); --objective tenas+ "
+                        "is synflow:6,zen+az_trainability:1@published")
     p.add_argument("--init", choices=("kaiming", "once"), default=None,
                    help="kaiming: Kaiming-normal weights re-drawn every repeat (paper, default); "
                         "once: drawn once per round and shared by the repeats (--protocol paper only)")
@@ -102,10 +107,20 @@ def _check_args(args: argparse.Namespace):
         objective = parse_objective(args.objective)
     except ValueError as e:
         raise UserError(f"--objective: {e}") from None
-    if objective.local and args.dataset == "folder":
-        raise UserError(f"--objective {objective.spec}'s local step was chosen on NAS-Bench-201's CIFAR accuracies and "
-                        f"has no measurement on other data; with --dataset folder use --objective tenas or proxies "
-                        f"joined by '+'")
+    if args.local_search:
+        from tenas.search.objective import parse_local
+
+        if objective.local:
+            raise UserError(f"--objective {objective.spec} already ends with a local search; drop --local-search or "
+                            "use --objective tenas")
+        try:
+            parse_local(args.local_search)
+        except ValueError as e:
+            raise UserError(f"--local-search: {e}") from None
+    if (objective.local or args.local_search) and args.dataset == "folder":
+        raise UserError("a local search scores networks by proxies chosen on NAS-Bench-201's CIFAR accuracies and "
+                        "has no measurement on other data; with --dataset folder use --objective tenas or proxies "
+                        "joined by '+', without --local-search")
     try:
         budget = {k: parse_amount(v, f"--max-{k}") for k, v in (("params", args.max_params), ("flops", args.max_flops))
                   if v is not None}
@@ -159,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         num_classes=own.train.num_classes if own is not None else NUM_CLASSES[args.dataset],
         max_params=budget.get("params"),
         max_flops=budget.get("flops"),
+        local_search=args.local_search.strip(),
     )
     try:
         budget_guard(space, config)  # a budget no architecture meets stops here, before any work
@@ -207,11 +223,10 @@ def run(args: argparse.Namespace) -> int:
         st.config = config_dict
         atomic_write_json(state_path, st.to_dict())
 
-    def on_local(arch, objective) -> None:
+    def on_local(arch, stages) -> None:
         bars.close()
         if not args.quiet:
-            print(f"local search from {arch}: " + "; then ".join(st.describe() for st in objective.local),
-                  file=sys.stderr)
+            print(f"local search from {arch}: " + "; then ".join(st.describe() for st in stages), file=sys.stderr)
 
     with pool:
         result = search_result(space, dataset, config, pool, device=args.device, candidate_batch=candidate_batch,

@@ -10,7 +10,6 @@ from tenas.commands._folder import add_folder_options, folder_option_errors, fol
 from tenas.commands._types import int_at_least
 from tenas.spaces.genotypes import ALIASES, PUBLISHED
 
-SPACES = ("darts", "nb201")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet", "folder")
 HELD_OUT = 200  # images of the embedded sample kept for evaluation when no --data is given
 
@@ -52,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true",
                    help="list the published DARTS cells known by name (their source, and the parameters of their "
                         "CIFAR-10 evaluation network) and exit")
-    p.add_argument("--space", choices=SPACES, default="darts", help="search space of ARCH (default darts)")
+    p.add_argument("--space", default="darts",
+                   help="search space of ARCH (default darts): darts, nb201, macro (NAS-Bench-Macro's 50-epoch recipe), "
+                        "or your own as module:Class / file.py:Class")
     p.add_argument("--dataset", choices=DATASETS, default="cifar10", help="default cifar10")
     p.add_argument("--data", default=None,
                    help="training data: an official folder or an .npz (default: the embedded 2,000-image "

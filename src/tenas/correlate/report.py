@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ def _f(v: Any, fmt: str) -> str:
 def format_table(result: Mapping[str, Any]) -> str:
     """The correlation table as aligned text (one line per proxy, combination and ensemble)."""
     live = " without a dead op" if result.get("live_only") else ""
-    head = (f"NAS-Bench-201 {result['dataset']} ({result['accuracy']}), {result['sample']} cells{live}, "
+    bench = result.get("benchmark", "NAS-Bench-201")
+    head = (f"{bench} {result['dataset']} ({result['accuracy']}), {result['sample']} cells{live}, "
             f"seed {result['seed']}\n{result['protocol_text']}")
     lines = [head, f"{'proxy':<24} {'kind':<11} {'n':>6} {'fail':>5} {'tau':>7} {'rho':>7} {'tau_all':>7} "
                    f"{'s/cell':>7} {'cpu/cell':>8} {'top1':>6} {'best100':>7}"]
@@ -104,18 +105,22 @@ def scatter(score: np.ndarray, acc: np.ndarray, row: Mapping[str, Any], dataset:
     plt.close(fig)
 
 
-def write_scores(path: Path, cells: list[int], raw: Mapping[str, np.ndarray], acc: np.ndarray, column: str) -> None:
+def write_scores(path: Path, cells: list[int], raw: Mapping[str, np.ndarray], acc: np.ndarray, column: str,
+                 archs: Sequence[str] | None = None) -> None:
     """``scores.csv``: one row per cell (its string and benchmark index), every proxy's raw value (empty when it
-    failed), and the benchmark accuracy the correlations are taken against -- enough to recompute the table."""
-    from tenas.spaces.nb201 import index_to_arch
+    failed), and the benchmark accuracy the correlations are taken against -- enough to recompute the table.
+    ``archs``: the strings of the cells (default: NAS-Bench-201's of their indices)."""
+    if archs is None:
+        from tenas.spaces.nb201 import index_to_arch
 
+        archs = [index_to_arch(i) for i in cells]
     names = list(raw)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["cell", "index", *names, column])
         for j, index in enumerate(cells):
             values = [f"{raw[n][j]:.10g}" if math.isfinite(raw[n][j]) else "" for n in names]
-            w.writerow([index_to_arch(index), index, *values, f"{acc[j]:.4f}"])
+            w.writerow([archs[j], index, *values, f"{acc[j]:.4f}"])
 
 
 def write_outputs(result: dict[str, Any], out: Path, oriented: Mapping[str, np.ndarray],
@@ -126,7 +131,7 @@ def write_outputs(result: dict[str, Any], out: Path, oriented: Mapping[str, np.n
 
     write_csv(result, out / "correlations.csv")
     if raw is not None:
-        write_scores(out / "scores.csv", result["cells"], raw, acc, result["accuracy"])
+        write_scores(out / "scores.csv", result["cells"], raw, acc, result["accuracy"], result.get("cell_archs"))
     scores = {**{k: v for k, v in oriented.items()}, **combos}
     atomic_write_json(out / "correlations.json", {**result, "accuracies": acc, "oriented_scores": dict(scores)})
     if plots:

@@ -57,6 +57,7 @@ DEFAULT_ENSEMBLES: tuple[str, ...] = (
 
 @dataclasses.dataclass
 class CorrelateConfig:
+    space: str = "nb201"  # a registered name, module:Class or file.py:Class with a benchmark table
     dataset: str = "cifar10"
     sample: int | None = 1000  # None: all 15,625 cells
     seed: int = 0
@@ -77,21 +78,28 @@ class CorrelateConfig:
     runner: Callable[[list, dict, Callable[[int, list], None]], None] | None = None
 
 
-def sample_cells(sample: int | None, seed: int, live_only: bool = False) -> list[int]:
+def sample_cells(sample: int | None, seed: int, live_only: bool = False, space=None,
+                 archs: Sequence[str] | None = None) -> list[int]:
     """``sample`` benchmark indices drawn without replacement from ``seed`` (sorted); None = all cells.
 
     The draw is a prefix of one permutation, so a larger sample with the same seed contains a smaller one.
-    ``live_only``: the same permutation with the cells that have a dead op (``has_dead_op``) left out.
+    ``live_only``: the same permutation with the cells that have a dead op (``space.has_dead_op``) left out.
+    ``archs``: the space's benchmark rows (default: NAS-Bench-201's 15,625).
     """
+    total = NUM_CELLS if archs is None else len(archs)
     if sample is not None and sample < 1:
         raise ValueError(f"--sample must be at least 1 (or 'all'), got {sample}")
-    if not live_only and (sample is None or sample >= NUM_CELLS):
-        return list(range(NUM_CELLS))
-    perm = np.random.default_rng(derive_seed(seed, "sample")).permutation(NUM_CELLS)
+    if not live_only and (sample is None or sample >= total):
+        return list(range(total))
+    perm = np.random.default_rng(derive_seed(seed, "sample")).permutation(total)
     if live_only:
-        from tenas.spaces.nb201 import has_dead_op
+        from tenas.correlate.protocol import _space
 
-        perm = np.array([i for i in perm if not has_dead_op(int(i))])
+        space = _space(space)
+        dead = getattr(space, "has_dead_op", None)
+        if dead is None:
+            raise ValueError(f"--live-only: space {space.name!r} has no dead ops to leave out")
+        perm = np.array([i for i in perm if not dead(archs[int(i)] if archs is not None else int(i))])
     return sorted(int(i) for i in perm[:sample])
 
 
@@ -116,18 +124,27 @@ def _init_worker(ctx: dict[str, Any], threads: int) -> None:
 
 def _score_task(cell: int, proxies: list[str]) -> tuple[int, list]:
     c = _CTX
-    return cell, score_cell(cell, proxies, c["dataset"], c["seed"], c["protocol"], c["inputs"])
+    return cell, _score(c, cell, proxies)
+
+
+def _score(ctx: dict, cell: int, proxies) -> list:
+    """One benchmark row's scores: the space's architecture string of row ``cell`` (NAS-Bench-201: its index)."""
+    space, archs = ctx.get("space"), ctx.get("archs")
+    arch = cell if space is None else archs[cell]
+    return score_cell(arch, list(proxies), ctx["dataset"], ctx["seed"], ctx["protocol"], ctx["inputs"], space=space,
+                      num_classes=ctx.get("num_classes"))
 
 
 def compute_missing(cache: ScoreCache, cfg: CorrelateConfig, cells: Sequence[int], proxies: Sequence[str],
-                    inputs: Inputs, on_result: Callable[[int, list], None] | None = None) -> int:
+                    inputs: Inputs, on_result: Callable[[int, list], None] | None = None,
+                    space_ctx: dict | None = None) -> int:
     """Score every (cell, proxy) without a row in ``cache``; returns the number of cells scored."""
     from tqdm import tqdm
 
     todo = sorted(cache.missing(cfg.seed, cfg.dataset, cells, proxies).items())
     if not todo:
         return 0
-    ctx = {"dataset": cfg.dataset, "seed": cfg.seed, "protocol": cfg.protocol, "inputs": inputs}
+    ctx = {"dataset": cfg.dataset, "seed": cfg.seed, "protocol": cfg.protocol, "inputs": inputs, **(space_ctx or {})}
     bar = tqdm(total=len(todo), unit="cell", desc=f"scoring {cfg.dataset}", disable=not cfg.progress,
                dynamic_ncols=True, smoothing=0.1)
     failed = Counter()
@@ -151,7 +168,7 @@ def compute_missing(cache: ScoreCache, cfg: CorrelateConfig, cells: Sequence[int
             torch.set_num_threads(1)  # as in a worker, so that values do not depend on the worker count
             try:
                 for cell, need in todo:
-                    record(cell, score_cell(cell, need, cfg.dataset, cfg.seed, cfg.protocol, inputs))
+                    record(cell, _score(ctx, cell, need))
             finally:
                 torch.set_num_threads(previous)
         elif cfg.runner is not None:
@@ -212,8 +229,17 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     from tenas.indicators.registry import get_proxy, resolve_proxies
     from tenas.correlate import report
 
-    if cfg.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; choose from {', '.join(DATASETS)}")
+    from tenas.spaces import DEFAULT_SPACE, get_space
+
+    space = get_space(cfg.space)
+    table = space.benchmark_table(cfg.dataset) if hasattr(space, "benchmark_table") else None
+    if table is None:
+        raise ValueError(f"space {cfg.space!r} has no benchmark table for dataset {cfg.dataset!r}"
+                         + (f"; choose from {', '.join(DATASETS)}" if cfg.space == DEFAULT_SPACE else ""))
+    archs, table_acc = table
+    # NAS-Bench-201 keeps its own scoring path (cells by index, as the caches written so far hold them)
+    space_ctx = None if cfg.space == DEFAULT_SPACE else {"space": space, "archs": list(archs),
+                                                          "num_classes": DATASETS.get(cfg.dataset, (None, 10))[1]}
     proxies = resolve_proxies(cfg.proxies)
     cfg.protocol.check_needs(proxies)
     ensembles = []
@@ -224,7 +250,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
             raise ValueError(f"ensemble {name!r} needs proxies that are not scored: {', '.join(missing)}")
         if not missing:  # a default ensemble is reported when all its members are scored
             ensembles.append((name, how, members))
-    cells = sample_cells(cfg.sample, cfg.seed, cfg.live_only)
+    cells = sample_cells(cfg.sample, cfg.seed, cfg.live_only, space, archs if space_ctx else None)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     inputs = load_inputs(cfg.dataset, cfg.data, cfg.seed, cfg.protocol, need_crops="regions" in proxies)
@@ -234,11 +260,13 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         for p in proxies:
             cache.check_meta(f"protocol:{p}", json.dumps(cfg.protocol.relevant(p), sort_keys=True))
         cache.check_meta(f"data:{cfg.dataset}", dumps(inputs.source))
-        n_scored = compute_missing(cache, cfg, cells, proxies, inputs, on_result=on_result)
+        if space_ctx is not None:
+            cache.check_meta("space", dumps(cfg.space))
+        n_scored = compute_missing(cache, cfg, cells, proxies, inputs, on_result=on_result, space_ctx=space_ctx)
         computed_rows = cache.written
         raw, errors, seconds, cpu = cache.table(cfg.seed, cfg.dataset, cells, proxies)
     wall = time.time() - t0
-    acc = accuracy(cfg.dataset, cells)
+    acc = np.asarray(table_acc)[np.asarray(cells, dtype=int)]
     oriented = {p: raw[p] if get_proxy(p).higher_is_better else -raw[p] for p in proxies}
 
     rows: list[dict[str, Any]] = []
@@ -264,9 +292,10 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
                      **stats.correlation(combos[name], acc), **top(combos[name])})
 
     result: dict[str, Any] = {
-        "space": "nb201",
+        "space": cfg.space,
+        "benchmark": getattr(space, "benchmark_name", cfg.space),
         "dataset": cfg.dataset,
-        "accuracy": DATASETS[cfg.dataset][0],
+        "accuracy": DATASETS[cfg.dataset][0] if space_ctx is None else f"{cfg.dataset} test accuracy",
         "seed": cfg.seed,
         "sample": len(cells),
         "live_only": cfg.live_only,
@@ -284,6 +313,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         "oracle_best_of_100": stats.expected_best_of(acc, acc, min(100, len(acc))),
         "sample_mean_acc": float(np.nanmean(acc)),
         "cells": cells,
+        "cell_archs": [archs[c] for c in cells] if space_ctx is not None else None,
     }
     if cfg.select_ensemble:
         result["selection"] = {"in_sample": True, "paths": {

@@ -225,10 +225,9 @@ def _score_cell_task(task: tuple) -> tuple[int, list]:
 
         _CTX_CACHE.clear()
         _CTX_CACHE[key] = ray.get(ctx_ref)
-    from tenas.correlate.protocol import score_cell
+    from tenas.correlate.run import _score
 
-    c = _CTX_CACHE[key]
-    return cell, score_cell(cell, proxies, c["dataset"], c["seed"], c["protocol"], c["inputs"])
+    return cell, _score(_CTX_CACHE[key], cell, proxies)
 
 
 def run_cells(pool: RayPool, todo: list, ctx: dict, record: Callable[[int, list], None]) -> None:

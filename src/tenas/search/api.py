@@ -22,10 +22,11 @@ NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120, "imagenet"
 def run_search(space: Any = None, data: Any = None, *, dataset: str | None = None, budget: dict | None = None,
                seed: int = 0, objective: str = "tenas", protocol: str = "paper", repeats: int = 3,
                batch_size: int | None = None, prune_number: int | None = None, workers: int = 1,
-               device: str = "cpu", progress: Callable | None = None) -> dict:
+               device: str = "cpu", local_search: str = "", progress: Callable | None = None) -> dict:
     """Search ``space`` (a space object, a registered name, ``module:Class`` or ``file.py:Class``; default the
     default space) on ``data`` (an ``.npz`` / dataset folder path, a loaded dataset, or None: the embedded CIFAR-10
-    sample) under ``budget`` (``{"params": "0.5M", "flops": "60M"}``, either optional). Returns result.json's dict."""
+    sample) under ``budget`` (``{"params": "0.5M", "flops": "60M"}``, either optional); ``local_search``: stages as
+    ``tenas search --local-search`` takes them. Returns result.json's dict."""
     from tenas.data import load_dataset
     from tenas.parallel.backends import make_pool
     from tenas.search.budget import parse_amount
@@ -46,6 +47,7 @@ def run_search(space: Any = None, data: Any = None, *, dataset: str | None = Non
         space=_spec(space), dataset=dataset, seed=seed, repeats=repeats,
         batch_size=batch_size or space.defaults.batch_for(dataset),
         prune_number=prune_number or space.defaults.prune_for(dataset), protocol=protocol, objective=objective,
+        local_search=local_search,
         num_classes=num_classes,
         max_params=parse_amount(budget["params"], "params budget") if budget.get("params") is not None else None,
         max_flops=parse_amount(budget["flops"], "FLOPs budget") if budget.get("flops") is not None else None,
@@ -65,20 +67,21 @@ def search_result(space, dataset, config, pool, *, device: str = "cpu", candidat
     """Prune (or finish a resumed ``state``), run the objective's local search under the budget, measure the
     search path; the result.json dict (without the CLI's own keys)."""
     from tenas.search.local import local_search
-    from tenas.search.objective import parse_objective
+    from tenas.search.objective import parse_local, parse_objective
     from tenas.search.prune import budget_guard, evaluate_stages, run_search as prune, search_stages
 
     state = prune(space, dataset, config, pool, state=state, on_round=on_round, progress=progress, device=device,
                   candidate_batch=candidate_batch)
     arch = space.genotype(np.asarray(state.alive, dtype=bool))
     objective = parse_objective(config.objective)
+    stages = parse_local(config.local_search) if config.local_search else objective.local
     guard = budget_guard(space, config)
     local = None
-    if objective.local:
+    if stages:
         if on_local is not None:
-            on_local(arch, objective)
+            on_local(arch, stages)
         local = local_search(arch, config.dataset, data if isinstance(data, str) else None, config.seed,
-                             objective.local, space=space, num_classes=config.num_classes,
+                             stages, space=space, num_classes=config.num_classes,
                              allowed=guard.allows if guard is not None else None)
     path = search_stages(state)
     if local is not None and local.arch != space.canonical(arch):

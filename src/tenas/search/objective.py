@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tenas.search.local import DEFAULT_MEMBERS, DEFAULT_STEPS, Stage
 
-__all__ = ["Objective", "parse_objective", "PRESETS", "NATIVE"]
+__all__ = ["Objective", "parse_objective", "parse_local", "PRESETS", "NATIVE"]
 
 #: Named objectives: the pruning's terms, then (optionally) the stages of a local search over one-edit neighbours
 #: of the found cell (:mod:`tenas.search.local`; NAS-Bench-201 only).
@@ -66,3 +66,30 @@ def parse_objective(spec: str) -> Objective:
         if len(set(terms)) != len(terms):
             raise ValueError(f"objective {spec!r} names a proxy twice")
     return Objective(text, terms, {t: get_proxy(t).higher_is_better for t in terms}, tuple(local))
+
+
+def parse_local(spec: str) -> tuple[Stage, ...]:
+    """The stages of ``--local-search``: ``PROXIES[:MOVES][@PROTOCOL]`` joined by ``,`` (PROXIES joined by ``+``;
+    MOVES default 6; PROTOCOL ``fast`` (default) or ``published``), e.g. ``synflow:6,zen+az_trainability:1@published``
+    (tenas+'s two stages); ``ValueError`` says what is wrong."""
+    from tenas.correlate.presets import PROTOCOLS
+    from tenas.indicators.registry import list_proxies
+
+    stages = []
+    for part in (p.strip() for p in str(spec).split(",")):
+        if not part:
+            raise ValueError(f"local search {spec!r} has an empty stage: write PROXIES[:MOVES][@PROTOCOL], ...")
+        body, _, protocol = part.partition("@")
+        names, _, moves = body.partition(":")
+        members = tuple(m.strip() for m in names.split("+"))
+        unknown = [m for m in members if m not in list_proxies()]
+        if not all(members) or unknown:
+            raise ValueError(f"local search stage {part!r}: unknown proxy {', '.join(map(repr, unknown)) or repr('')}; "
+                             f"proxies: {', '.join(list_proxies())}")
+        if moves and not (moves.isdigit() and int(moves) >= 1):
+            raise ValueError(f"local search stage {part!r}: moves must be a positive integer, got {moves!r}")
+        protocol = protocol.strip() or "fast"
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"local search stage {part!r}: protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+        stages.append(Stage(members, int(moves) if moves else DEFAULT_STEPS, protocol))
+    return tuple(stages)

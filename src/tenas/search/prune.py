@@ -51,6 +51,7 @@ class SearchConfig:
     space_options: dict = field(default_factory=dict)
     max_params: int | None = None  # budget on the final network (the space's cost function); None: none
     max_flops: int | None = None
+    local_search: str = ""  # --local-search stages after the pruning ("" : the objective's, if any)
 
 
 # --------------------------------------------------------------------------------------------------

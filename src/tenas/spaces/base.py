@@ -57,7 +57,7 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-class SpaceError(TypeError):
+class SpaceError(ValueError, TypeError):
     """A class or object that does not follow the search-space contract (the message names what is missing)."""
 
 
@@ -176,6 +176,20 @@ class BaseSpace:
 
     def benchmark(self, arch: str, dataset: str) -> dict | None:
         """The space's benchmark record for ``arch`` on ``dataset`` (accuracies, ...), None when there is none."""
+        return None
+
+    def train_protocol(self, dataset: str) -> str | None:
+        """The name of ``tenas train``'s protocol for this space's networks on ``dataset`` (:mod:`tenas.train.protocols`)."""
+        return None
+
+    def train_network(self, arch: str, dataset: str, num_classes: int, channels: int, cells: int,
+                      auxiliary: bool) -> "nn.Module":
+        """The network ``tenas train`` trains (``channels`` / ``cells``: the protocol's size or the user's)."""
+        return self.build_network(arch, num_classes)
+
+    def benchmark_table(self, dataset: str) -> tuple[list[str], "np.ndarray"] | None:
+        """Every architecture of the space's benchmark (its rows, in order) and its test accuracy on ``dataset``
+        (what ``tenas correlate`` samples from); None when the space has no table for the dataset."""
         return None
 
     def format_benchmark(self, record: dict) -> str:

@@ -520,6 +520,21 @@ class DartsSearchSpace(BaseSpace):
     def edge_groups(self) -> Sequence[tuple[int, int]]:
         return list(EDGE_GROUPS)
 
+    def train_protocol(self, dataset: str) -> str:
+        return "darts-imagenet" if dataset == "imagenet" else "darts-cifar"
+
+    def train_network(self, arch: str, dataset: str, num_classes: int, channels: int, cells: int,
+                      auxiliary: bool) -> nn.Module:
+        """DARTS' CIFAR network, or its ImageNet mobile network, at ``channels`` and ``cells`` (total cells)."""
+        if dataset == "ImageNet16-120":
+            raise ValueError("the DARTS evaluation networks are defined for CIFAR (32x32) and ImageNet (224x224); "
+                             "ImageNet16-120 (16x16) is an NB201 data set: use --space nb201")
+        if dataset == "imagenet":
+            return build_imagenet_network(arch, C=channels, layers=cells, num_classes=num_classes, auxiliary=auxiliary)
+        if cells < 2 and auxiliary:  # the head expects the 8x8 map after the second reduction cell
+            raise ValueError(f"a DARTS network with an auxiliary head needs at least 2 cells, got {cells}")
+        return build_network(arch, C=channels, layers=cells, num_classes=num_classes, auxiliary=auxiliary)
+
     def report(self, arch: str, dataset: str, num_classes: int, out) -> dict:
         """The evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing (cells.png)."""
         from pathlib import Path

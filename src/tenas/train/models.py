@@ -41,15 +41,9 @@ def resolve_arch(space: str, arch: str) -> str:
                 raise ValueError(f"{path} has no \"arch\" string (expected a tenas search result.json)")
             raw = data["arch"]
         text = raw
-    if space == "darts":
-        from tenas.spaces.genotypes import format_genotype, to_genotype
+    from tenas.spaces import get_space
 
-        return format_genotype(to_genotype(text))
-    if space == "nb201":
-        from tenas.spaces.nb201 import format_arch, to_cell
-
-        return format_arch(to_cell(text))
-    raise ValueError(f"unknown space {space!r}; choose darts or nb201")
+    return get_space(space).canonical(text)
 
 
 def build_model(
@@ -69,20 +63,6 @@ def build_model(
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(NUM_CLASSES)} (or pass num_classes)")
     C = channels or protocol.channels
     n = cells or protocol.cells
-    if space == "darts":
-        from tenas.spaces import darts
+    from tenas.spaces import get_space
 
-        aux = protocol.auxiliary_weight > 0
-        if dataset == "ImageNet16-120":
-            raise ValueError("the DARTS evaluation networks are defined for CIFAR (32x32) and ImageNet (224x224); "
-                             "ImageNet16-120 (16x16) is an NB201 data set: use --space nb201")
-        if dataset == "imagenet":
-            return darts.build_imagenet_network(arch, C=C, layers=n, num_classes=num_classes, auxiliary=aux)
-        if n < 2 and aux:  # the head expects the 8x8 map after the second reduction cell
-            raise ValueError(f"a DARTS network with an auxiliary head needs at least 2 cells, got {n}")
-        return darts.build_network(arch, C=C, layers=n, num_classes=num_classes, auxiliary=aux)
-    if space == "nb201":
-        from tenas.spaces import nb201
-
-        return nb201.build_network(arch, C=C, N=n, num_classes=num_classes)
-    raise ValueError(f"unknown space {space!r}; choose darts or nb201")
+    return get_space(space).train_network(arch, dataset, num_classes, C, n, protocol.auxiliary_weight > 0)

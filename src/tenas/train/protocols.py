@@ -8,6 +8,8 @@
   momentum 0.9, lr 0.5, batch 1024, weight decay 3e-5, 250 epochs, lr decayed linearly to 0 (last 5
   epochs with a smaller slope) after a 5-epoch linear warm-up, label smoothing 0.1, auxiliary 0.4,
   gradient clipping 5, no drop-path. Network: 14 cells, 48 channels.
+- ``nb-macro``: NAS-Bench-Macro's training of every network (Su et al. 2021): 50 epochs, SGD momentum 0.9, lr 0.1
+  cosine-annealed, weight decay 5e-4, batch 256, random crop + flip. Network: the benchmark's (stem 32 channels).
 - ``nb201``: NAS-Bench-201's training of every cell (Dong & Yang 2020): 200 epochs, SGD momentum 0.9
   with Nesterov, lr 0.1 cosine-annealed to 0 per iteration, weight decay 5e-4, batch 256, random crop +
   flip, no cutout. Network: N=5 cells per stage, 16 channels.
@@ -80,6 +82,12 @@ PROTOCOLS: dict[str, Protocol] = {
         cutout=0, drop_path=0.0, auxiliary_weight=0.4, grad_clip=5.0, channels=48, cells=14,
         source="PC-DARTS train_imagenet.py (Xu et al., ICLR 2020), as used by TE-NAS for ImageNet",
     ),
+    "nb-macro": Protocol(
+        name="nb-macro", epochs=50, batch_size=256, lr=0.1, momentum=0.9, nesterov=False,
+        weight_decay=5e-4, schedule="cosine", per_iteration=False, warmup_epochs=0, label_smoothing=0.0,
+        cutout=0, drop_path=0.0, auxiliary_weight=0.0, grad_clip=None, channels=32, cells=8,
+        source="NAS-Bench-Macro (Su et al., CVPR 2021), its 50-epoch CIFAR-10 recipe",
+    ),
     "nb201": Protocol(
         name="nb201", epochs=200, batch_size=256, lr=0.1, momentum=0.9, nesterov=True,
         weight_decay=5e-4, schedule="cosine", per_iteration=True, warmup_epochs=0, label_smoothing=0.0,
@@ -90,9 +98,11 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def protocol_for(space: str, dataset: str) -> Protocol:
-    """The protocol for training a ``space`` architecture on ``dataset`` (own folders: the CIFAR protocol)."""
-    if space == "nb201":
-        return PROTOCOLS["nb201"]
-    if space == "darts":
-        return PROTOCOLS["darts-imagenet" if dataset == "imagenet" else "darts-cifar"]
-    raise ValueError(f"unknown space {space!r}; choose darts or nb201")
+    """The protocol for training a ``space`` architecture on ``dataset`` (the space's ``train_protocol``)."""
+    from tenas.spaces import get_space
+
+    name = getattr(get_space(space), "train_protocol", lambda d: None)(dataset)
+    if name not in PROTOCOLS:
+        raise ValueError(f"space {space!r} names no training protocol for {dataset!r} (train_protocol(dataset) gives "
+                         f"one of {', '.join(PROTOCOLS)})")
+    return PROTOCOLS[name]

@@ -24,6 +24,7 @@ class MacroSpace(BaseSpace):
 
     name = "macro"
     op_names = strings.OP_NAMES
+    benchmark_name = "NAS-Bench-Macro"
     cell_types = ("network",)
     num_edges = strings.NUM_LAYERS
     defaults = SpaceDefaults(datasets=("cifar10", "cifar100", "folder"))
@@ -71,6 +72,24 @@ class MacroSpace(BaseSpace):
         from tenas.spaces.macro.bench import lookup
 
         return lookup(arch).to_dict() if dataset == "cifar10" else None
+
+    def train_protocol(self, dataset: str) -> str:
+        return "nb-macro"
+
+    def train_network(self, arch: str, dataset: str, num_classes: int, channels: int, cells: int,
+                      auxiliary: bool) -> nn.Module:
+        """The benchmark's network, every width scaled by ``channels`` / 32 (its stem's width); ``cells`` unused."""
+        return build_network(arch, num_classes=num_classes, width=channels / strings.STEM_CHANNELS)
+
+    def benchmark_table(self, dataset: str):
+        """All 6,561 strings in the table's order (equivalent strings included, as the benchmark lists them) and
+        their mean CIFAR-10 test accuracy."""
+        from tenas.spaces.macro.bench import table
+
+        if dataset != "cifar10":
+            return None
+        t = table()
+        return list(t.arch), np.asarray(t.mean_acc)
 
     def format_benchmark(self, rec: dict) -> str:
         return (f"NAS-Bench-Macro {rec['canonical']}: CIFAR-10 test accuracy {rec['mean_acc']:.2f} "

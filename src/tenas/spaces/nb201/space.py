@@ -51,6 +51,7 @@ class NB201Space(BaseSpace):
 
     name = "nb201"
     op_names = OP_NAMES
+    benchmark_name = "NAS-Bench-201"
     cell_types = ("normal",)
     num_edges = NUM_EDGES
     region_input_channels = 1
@@ -125,6 +126,30 @@ class NB201Space(BaseSpace):
         if dataset not in {d for d, _, _ in DATASETS}:
             return None
         return lookup(arch).to_dict()
+
+    def train_protocol(self, dataset: str) -> str:
+        return "nb201"
+
+    def train_network(self, arch: str, dataset: str, num_classes: int, channels: int, cells: int,
+                      auxiliary: bool) -> nn.Module:
+        """The benchmark's network at ``channels`` (C) and ``cells`` per stage (N)."""
+        return build_network(_cell(arch), C=channels, N=cells, num_classes=num_classes)
+
+    def benchmark_table(self, dataset: str):
+        """The 15,625 cells in benchmark index order and their 200-epoch test accuracy on ``dataset``."""
+        from tenas.bench._table import load_table
+
+        column = {"cifar10": "cifar10_test", "cifar100": "cifar100_test", "ImageNet16-120": "imagenet16_120_test"}
+        if dataset not in column:
+            return None
+        archs, cols = load_table()
+        return list(archs), np.asarray(cols[column[dataset]])
+
+    def has_dead_op(self, arch: str) -> bool:
+        """An op off every input-to-output path (:func:`tenas.spaces.nb201.has_dead_op`)."""
+        from tenas.spaces.nb201.cells import has_dead_op
+
+        return has_dead_op(arch)
 
     def format_benchmark(self, bench: dict) -> str:
         return (f"NAS-Bench-201 #{bench['index']}, test accuracy (200 epochs): CIFAR-10 {bench['cifar10_test']:.2f}, "
