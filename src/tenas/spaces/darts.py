@@ -481,15 +481,8 @@ class DartsSearchSpace(BaseSpace):
         return alive_from_genotype(arch)
 
     def canonical(self, arch: str) -> str:
-        """DARTS' text of the genotype with each node's two pairs in input order (as :func:`genotype` lists them;
-        the order of a node's inputs changes nothing); a published name is replaced by its genotype."""
-        g = to_genotype(arch)
-
-        def ordered(pairs):
-            pairs = list(pairs)
-            return [p for i in range(0, len(pairs), 2) for p in sorted(pairs[i:i + 2], key=lambda q: (q[1], q[0]))]
-
-        return format_genotype(g._replace(normal=ordered(g.normal), reduce=ordered(g.reduce)))
+        """DARTS' text of the genotype, pairs in the order given (a published name is replaced by its genotype)."""
+        return format_genotype(to_genotype(arch))
 
     def neighbours(self, arch: str) -> list[str]:
         """Every genotype with one (op, input) pair's op replaced by another non-``none`` op, inputs kept."""
