@@ -22,14 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "cifar" / "cifar10_train_10k.npz"
 
 
-def seeds(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        a, _, b = part.partition("-")
-        out += list(range(int(a), int(b) + 1)) if b else [int(a)]
-    return out
-
-
 def table(space_name: str):
     """(arch strings, CIFAR-10 test accuracy, params, FLOPs) of every architecture of the space's benchmark."""
     from tenas.spaces import get_space
@@ -67,6 +59,11 @@ def size_prior(space_name: str, max_params, max_flops) -> tuple[str, float, int,
 
 
 def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from search_quality import seeds
+
     from tenas.cli import main as tenas_main
     from tenas.search.budget import parse_amount
 

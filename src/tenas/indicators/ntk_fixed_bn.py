@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from tenas.indicators.ntk import _gram64, check_inputs, forward, measuring, required_weights
+from tenas.indicators.ntk_harness import _gram64, check_inputs, forward, measuring, required_weights
 
 __all__ = ["batch_statistics", "fixed_bn_ntk"]
 

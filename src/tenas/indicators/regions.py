@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tenas.indicators.ntk import check_inputs, forward, measuring
+from tenas.indicators.ntk_harness import check_inputs, forward, measuring
 
 __all__ = ["count_linear_regions", "activation_patterns"]
 

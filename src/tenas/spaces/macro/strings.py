@@ -17,6 +17,8 @@ from typing import Union
 
 import numpy as np
 
+from tenas.spaces.base import scaled
+
 __all__ = [
     "OP_NAMES",
     "NUM_OPS",
@@ -184,11 +186,6 @@ def neighbours(arch: ArchLike) -> list[str]:
         if c != own:
             seen.setdefault(c)
     return list(seen)
-
-
-def scaled(channels: int, width: float) -> int:
-    """A channel count of the plan at a width multiplier: ``max(1, round(channels * width))``."""
-    return max(1, round(channels * width))
 
 
 def layer_channels(width: float = 1.0, in_channels: int | None = None) -> tuple[tuple[int, int, int], ...]:
