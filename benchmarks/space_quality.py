@@ -82,6 +82,9 @@ def main() -> None:
     if args.max_flops:
         budget += ["--max-flops", args.max_flops]
     tag = args.tag or "-".join([args.space, *(b.lstrip("-") for b in budget), *args.extra]) or args.space
+    from tenas.spaces import get_space
+
+    space = get_space(args.space)
     rows = []
     for s in args.seeds:
         out = ROOT / "runs" / "space_quality" / tag / f"seed{s}"
@@ -95,7 +98,7 @@ def main() -> None:
         acc, cost = accuracy(res), res["cost"]
         within = (not args.max_params or cost["params"] <= parse_amount(args.max_params)) and \
                  (not args.max_flops or cost["flops"] <= parse_amount(args.max_flops))
-        rows.append((s, res["arch"], acc, res["seconds"], within))
+        rows.append((s, space.canonical(res["arch"]), acc, res["seconds"], within))
         print(f"seed {s:2d}  {acc:6.2f}  {cost['params'] / 1e6:6.3f} M  {cost['flops'] / 1e6:7.2f} MFLOPs  "
               f"{'within' if within else 'OVER'}  {res['seconds']:7.1f} s  {res['arch']}", flush=True)
     accs = [r[2] for r in rows]

@@ -44,7 +44,7 @@ def test_macro_search_under_a_flops_budget(budget_run, macro_table):
     out, printed = budget_run
     result = read_json(out / "result.json")
     arch = result["arch"]
-    assert re.fullmatch(r"[0-2]{8}", arch)
+    assert re.fullmatch(r"[0-2]{8}", arch) and arch == tenas.get_space("macro").canonical(arch)  # one string per class
     row = macro_table[arch]
     assert result["cost"] == {"params": int(row["params"]), "flops": int(row["flops"])}  # the table's own count
     assert int(row["flops"]) <= 60_000_000 and result["budget"]["max_flops"] == 60_000_000

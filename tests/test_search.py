@@ -60,6 +60,18 @@ def test_search_cli_end_to_end(cli_run):
     assert result["config"]["seed"] == 3 and result["seconds"] > 0
 
 
+def test_search_is_unchanged_by_the_space_contract(cli_run):
+    """The cell and every candidate's rank sum of this small search, as the code before the search-space contract
+    (commit c8783bf) computed them (benchmarks/results/space_quality_2026-12-06/pin_refactor_c8783bf.json)."""
+    from pathlib import Path
+
+    pinned = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "space_quality_2026-12-06"
+                         / "pin_refactor_c8783bf.json").read_text())["nb201-3"]
+    result = read_json(cli_run[0] / "result.json")
+    assert result["arch"] == pinned["arch"]
+    assert [[c["rank_sum"] for c in r["candidates"]] for r in result["rounds"]] == pinned["rank_sums"]
+
+
 def test_finished_out_is_not_overwritten_without_force(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -72,7 +72,7 @@ def search_result(space, dataset, config, pool, *, device: str = "cpu", candidat
 
     state = prune(space, dataset, config, pool, state=state, on_round=on_round, progress=progress, device=device,
                   candidate_batch=candidate_batch)
-    arch = space.genotype(np.asarray(state.alive, dtype=bool))
+    arch = space.canonical(space.genotype(np.asarray(state.alive, dtype=bool)))  # one string per equivalence class
     objective = parse_objective(config.objective)
     stages = parse_local(config.local_search) if config.local_search else objective.local
     guard = budget_guard(space, config)
@@ -84,7 +84,7 @@ def search_result(space, dataset, config, pool, *, device: str = "cpu", candidat
                              stages, space=space, num_classes=config.num_classes,
                              allowed=guard.allows if guard is not None else None)
     path = search_stages(state)
-    if local is not None and local.arch != space.canonical(arch):
+    if local is not None and local.arch != arch:
         arch = local.arch
         path.append(("after local step", space.to_mask(arch)))
     stages = evaluate_stages(space, dataset, config, pool, path, device=device, candidate_batch=candidate_batch)
