@@ -219,24 +219,3 @@ class BaseSpace:
         if abs(width - 1.0) > 1e-9:
             raise NotImplementedError(f"space {self.name!r} builds its network at its own width only")
         return self.build_network(arch, num_classes)
-
-    def completions(self, alive: np.ndarray, limit: int = 100_000) -> list[str] | None:
-        """Every architecture a mask can still become (canonical, distinct); None when more than ``limit``."""
-        import itertools
-
-        if self.edge_groups():
-            return None
-        alive = np.asarray(alive, dtype=bool)
-        choices = [np.flatnonzero(alive[t, e]) for t in range(alive.shape[0]) for e in range(alive.shape[1])]
-        total = 1
-        for c in choices:
-            total *= max(1, len(c))
-            if total > limit:
-                return None
-        out = set()
-        for pick in itertools.product(*choices):
-            m = np.zeros_like(alive)
-            for i, k in enumerate(pick):
-                m.flat[i * alive.shape[2] + k] = True
-            out.add(self.canonical(self.genotype(m)))
-        return sorted(out)
