@@ -136,6 +136,7 @@ def test_cli_table(capsys):
         (["nb201", "15625"], "0..15624"),
         (["nb202", "1"], "unknown benchmark 'nb202'"),
         (["nats", "1"], "--source"),
+        (["darts", "x"], "space 'darts' has no benchmark"),
     ],
 )
 def test_cli_bad_input_exits_2_with_a_message(capsys, argv, message):

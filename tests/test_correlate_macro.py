@@ -41,3 +41,19 @@ def test_correlate_refuses_a_space_without_a_table(tmp_path, capsys):
     assert main(["correlate", "--space", "darts", "--sample", "5", "--proxies", "params", "--workers", "1",
                  "--no-plots", "--quiet", "--out", str(tmp_path / "d")]) == 2
     assert "no benchmark table" in capsys.readouterr().err
+
+
+def test_score_macro_prints_the_tables_params_and_the_record(shared_dir, capsys):
+    """``tenas score --space macro``: params is the table's count of the string; the legend shows its record."""
+    with open(shared_dir / "data" / "nb_macro" / "nb_macro_cifar10.csv") as f:
+        rows = {r["arch"]: r for r in csv.DictReader(f)}
+    archs = ["22212220", "12121211"]  # canonical already (no identity)
+    assert main(["score", "--space", "macro", *archs, "--proxies", "params"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(out) if line.split() == ["#", "params^"])
+    for k, arch in enumerate(archs, 1):
+        assert out[header + k].split() == [str(k), rows[arch]["params"]]
+        legend = out.index(f"#{k}: {arch}")
+        assert f"CIFAR-10 test accuracy {float(rows[arch]['mean_acc']):.2f}" in out[legend + 1]
+    assert main(["score", "--space", "macro", "0120112", "--proxies", "params"]) == 2
+    assert "expected 8 digits" in capsys.readouterr().err

@@ -247,7 +247,7 @@ def test_cli_help_mentions_list_and_names(capsys):
 
 def test_cli_list_and_arch_errors(capsys, tmp_path):
     assert main(["train", "--list", "--space", "nb201"]) == 2
-    assert "--list names published DARTS cells" in capsys.readouterr().err
+    assert "space 'nb201' names no published architectures" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path)]) == 2
     assert "give ARCH_OR_GENOTYPE" in capsys.readouterr().err and not any(tmp_path.iterdir())
 

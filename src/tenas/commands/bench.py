@@ -1,8 +1,9 @@
-"""``tenas bench BENCHMARK ARCH_OR_INDEX [--json]``: what a benchmark says about a cell.
+"""``tenas bench BENCHMARK ARCH_OR_INDEX [--json]``: what a benchmark says about an architecture.
 
-Benchmarks: ``nb201`` (the table shipped with tenas), ``nats`` (the official NATS-Bench /
-NAS-Bench-201 files, ``--source PATH``; needs the ``nats_bench`` package) and ``macro``
-(NAS-Bench-Macro's CIFAR-10 table shipped with tenas; ARCH is an 8-digit string such as 22212220).
+BENCHMARK is a search space with a benchmark table (its ``bench_record``): ``nb201`` (the NAS-Bench-201 table
+shipped with tenas), ``macro`` (NAS-Bench-Macro's CIFAR-10 table shipped with tenas; ARCH is an 8-digit string
+such as 22212220), or a space of your own (``module:Class`` / ``file.py:Class``); or ``nats``: the official
+NATS-Bench / NAS-Bench-201 files (``--source PATH``; needs the ``nats_bench`` package).
 """
 
 from __future__ import annotations
@@ -10,17 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 
-BENCHMARKS = ("nb201", "nats", "macro")
+#: the one benchmark that is not a search space's own table (it reads the user's NATS-Bench files)
+NATS = "nats"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from tenas.spaces import list_spaces
+
+    names = list_spaces()
     p = subparsers.add_parser(
         "bench",
-        help="look up a cell in a benchmark (accuracies, params, FLOPs)",
-        description="Look up a NAS-Bench-201 cell or a NAS-Bench-Macro architecture: test accuracies, "
-        "parameters and FLOPs.",
+        help="look up an architecture in a benchmark (accuracies, params, FLOPs)",
+        description="Look up a NAS-Bench-201 cell, a NAS-Bench-Macro architecture (or one of your own space's "
+        "benchmark): test accuracies, parameters and FLOPs.",
     )
-    p.add_argument("benchmark", metavar="BENCHMARK", help=f"benchmark name: {', '.join(BENCHMARKS)}")
+    p.add_argument("benchmark", metavar="BENCHMARK",
+                   help=f"a search space with a benchmark ({', '.join(names)}; or module:Class / file.py:Class), "
+                        f"or {NATS} (the official NATS-Bench files, --source)")
     p.add_argument(
         "arch",
         metavar="ARCH_OR_INDEX",
@@ -33,42 +40,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run_macro(args: argparse.Namespace) -> int:
-    """``tenas bench macro ARCH``: the NAS-Bench-Macro record of an 8-digit architecture string."""
+def _nats(args: argparse.Namespace) -> tuple[dict, str]:
+    from tenas.bench.nb201 import format_record
     from tenas.cli import UserError
-    from tenas.spaces.macro.bench import format_record, lookup
+
+    if not args.source:
+        raise UserError(f"benchmark '{NATS}' needs --source PATH (a NATS-Bench topology file or directory)")
+    from tenas.bench.nats import NatsBenchSource
 
     try:
-        record = lookup(args.arch)
-    except ValueError as exc:
+        source = NatsBenchSource(args.source, hp=args.hp)
+    except ImportError as exc:
         raise UserError(str(exc)) from None
-    print(json.dumps(record.to_dict(), indent=2) if args.json else format_record(record))
-    return 0
+    record = source.lookup(args.arch)
+    return record.to_dict(), format_record(record, title=f"NATS-Bench ({args.source}, hp={args.hp})")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tenas.bench.nb201 import format_record, lookup
     from tenas.cli import UserError
+    from tenas.spaces import SpaceError, get_space, list_spaces
 
-    name = args.benchmark.lower()
-    if name == "macro":
-        return run_macro(args)
-    if name == "nb201":
-        record, title = lookup(args.arch), "NAS-Bench-201"
-    elif name == "nats":
-        if not args.source:
-            raise UserError("benchmark 'nats' needs --source PATH (a NATS-Bench topology file or directory)")
-        from tenas.bench.nats import NatsBenchSource
-
+    name = args.benchmark.lower() if ":" not in args.benchmark else args.benchmark
+    if name == NATS:
+        record, text = _nats(args)
+    else:
         try:
-            source = NatsBenchSource(args.source, hp=args.hp)
-        except ImportError as exc:
+            space = get_space(name)
+        except SpaceError as exc:
+            raise UserError(f"unknown benchmark {args.benchmark!r}; available: {', '.join([*list_spaces(), NATS])} "
+                            f"({exc})") from None
+        try:
+            found = space.bench_record(args.arch) if hasattr(space, "bench_record") else None
+        except ValueError as exc:
             raise UserError(str(exc)) from None
-        record, title = source.lookup(args.arch), f"NATS-Bench ({args.source}, hp={args.hp})"
-    else:
-        raise UserError(f"unknown benchmark {args.benchmark!r}; available: {', '.join(BENCHMARKS)}")
-    if args.json:
-        print(json.dumps(record.to_dict(), indent=2))
-    else:
-        print(format_record(record, title=title))
+        if found is None:
+            raise UserError(f"space {args.benchmark!r} has no benchmark to look {args.arch!r} up in")
+        record, text = found
+    print(json.dumps(record, indent=2) if args.json else text)
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tenas.commands._folder import add_folder_options, folder_option_errors, folder_settings, read_own_folder
 from tenas.commands._types import int_at_least
-from tenas.spaces.genotypes import ALIASES, PUBLISHED
+from tenas.spaces.genotypes import PUBLISHED
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet", "folder")
 HELD_OUT = 200  # images of the embedded sample kept for evaluation when no --data is given
@@ -81,44 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _published_name(space: str, arch: str) -> str:
-    """The canonical name of a published DARTS cell given by name, else ''."""
-    from tenas.spaces.genotypes import lookup_genotype
-
-    if space != "darts" or "(" in arch:
-        return ""
-    try:
-        return lookup_genotype(arch).name
-    except ValueError:
-        return ""
-
-
-def list_published() -> str:
-    """The table ``tenas train --list`` prints: each published DARTS cell, the parameters of its CIFAR-10
-    evaluation network (measured here and as published), where it was copied from."""
-    from tenas.spaces import darts
-
-    lines = [
-        "Published DARTS cells: tenas train NAME --space darts (any case; '-' for '_').",
-        "PARAMS: M parameters of the CIFAR-10 evaluation network (36 channels, 20 cells, auxiliary head excluded),",
-        "measured here / as the paper prints it ('-': the paper gives none).",
-        "",
-        f"{'NAME':<19}{'SEARCHED ON':<13}{'PARAMS':>7}{'PAPER':>7}  METHOD",
-    ]
-    for name, p in PUBLISHED.items():
-        params = darts.count_parameters(darts.build_network(p.genotype, C=36, layers=20, auxiliary=False)) / 1e6
-        paper = "-" if p.cifar10_params_m is None else f"{p.cifar10_params_m:.1f}"
-        lines.append(f"{name:<19}{p.searched_on:<13}{params:>7.2f}{paper:>7}  {p.method}")
-        lines.append(f"{'':<21}source: {p.source}")
-        if p.params_source:
-            lines.append(f"{'':<21}sizes:  {p.params_source}")
-        if p.note:
-            lines.append(f"{'':<21}note:   {p.note}")
-    lines.append("")
-    lines.append("aliases: " + ", ".join(f"{a} = {n}" for a, n in ALIASES.items()))
-    return "\n".join(lines)
-
-
 def _saved_folder(arch: str) -> dict:
     """The own-data settings (image size, split, normalisation) a search's result.json recorded, if ARCH is one."""
     import json
@@ -180,10 +142,13 @@ def run(args: argparse.Namespace) -> int:
     from tenas.train.trainer import CHECKPOINT, CURVES, LOG
 
     if args.list:
-        if args.space != "darts":
-            raise UserError("--list names published DARTS cells (--space darts); an NB201 cell is given as its "
-                            "string or benchmark index")
-        print(list_published())
+        from tenas.spaces import get_space
+
+        table = getattr(get_space(args.space), "published_table", lambda: None)()
+        if table is None:
+            raise UserError(f"space {args.space!r} names no published architectures (--list: the published cells "
+                            f"of a space that has them, e.g. the default, darts); give its architecture as text")
+        print(table)
         return 0
     if args.arch is None:
         raise UserError("give ARCH_OR_GENOTYPE (a published name, a genotype text or a file), or --list to see "
@@ -213,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
 
     train, test = _load_data(args)
     size = int(train.x.shape[1])
-    if args.space == "darts" and args.dataset == "folder" and size != 32 and protocol.auxiliary_weight > 0:
+    if args.dataset == "folder" and size != 32 and protocol.auxiliary_weight > 0:
         protocol = protocol.with_overrides(auxiliary_weight=0.0)  # the head is laid out for 32 x 32 inputs
         print(f"note: no auxiliary head at {size} x {size} (DARTS lays it out for 32 x 32)", file=sys.stderr)
     torch.manual_seed(args.seed)  # the initial weights
@@ -237,7 +202,9 @@ def run(args: argparse.Namespace) -> int:
                       amp=not args.no_amp, progress=not args.quiet, identity=identity)
     params = sum(p.numel() for n, p in model.named_parameters() if "auxiliary" not in n) / 1e6
     resumed = trainer.load_checkpoint()
-    name = _published_name(args.space, args.arch)
+    from tenas.spaces import get_space
+
+    name = getattr(get_space(args.space), "published_name", lambda a: "")(args.arch)
     print(f"{args.space} {name + ': ' if name else ''}{arch}", file=sys.stderr)
     print(f"{params:.3f} M parameters (auxiliary head excluded); protocol {protocol.name}: {protocol.epochs} epochs, "
           f"batch {protocol.batch_size}, lr {protocol.lr}; {len(train)} training images ({train.source}); "

@@ -25,6 +25,7 @@ import numpy as np
 from tenas.correlate import stats
 from tenas.correlate.cache import ScoreCache, dumps
 from tenas.correlate.protocol import DATASETS, Inputs, Protocol, derive_seed, load_inputs, score_cell
+from tenas.spaces import DEFAULT_SPACE
 
 NUM_CELLS = 15625
 CACHE_FILE = "scores.sqlite"
@@ -57,7 +58,7 @@ DEFAULT_ENSEMBLES: tuple[str, ...] = (
 
 @dataclasses.dataclass
 class CorrelateConfig:
-    space: str = "nb201"  # a registered name, module:Class or file.py:Class with a benchmark table
+    space: str = DEFAULT_SPACE  # a registered name, module:Class or file.py:Class with a benchmark table
     dataset: str = "cifar10"
     sample: int | None = 1000  # None: all 15,625 cells
     seed: int = 0

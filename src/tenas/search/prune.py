@@ -27,6 +27,7 @@ from tenas.search.measure import score_masks
 from tenas.search.objective import Objective, parse_objective
 from tenas.search.protocols import Group, get_protocol
 from tenas.search.rank import choose_prunes, rank_objective, relative_drop
+from tenas.spaces import DEFAULT_SPACE
 
 
 
@@ -34,7 +35,7 @@ from tenas.search.rank import choose_prunes, rank_objective, relative_drop
 class SearchConfig:
     """Everything that determines a search's result (written into result.json)."""
 
-    space: str = "nb201"
+    space: str = DEFAULT_SPACE
     dataset: str = "cifar10"
     seed: int = 0
     repeats: int = 3

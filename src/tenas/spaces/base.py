@@ -192,6 +192,19 @@ class BaseSpace:
         (what ``tenas correlate`` samples from); None when the space has no table for the dataset."""
         return None
 
+    def published_name(self, arch: str) -> str:
+        """The canonical name of a published architecture given by name (``tenas train NAME``), else ''."""
+        return ""
+
+    def published_table(self) -> str | None:
+        """What ``tenas train --list`` prints: the space's published architectures by name; None for none."""
+        return None
+
+    def bench_record(self, arch: str) -> tuple[dict, str] | None:
+        """What ``tenas bench SPACE ARCH`` shows: the benchmark's whole record of ``arch`` and its printed table;
+        None when the space has no benchmark. A malformed ``arch`` raises ``ValueError``."""
+        return None
+
     def format_benchmark(self, record: dict) -> str:
         """One line for ``tenas search`` to print about a benchmark record."""
         return "benchmark: " + ", ".join(f"{k} {v}" for k, v in record.items())

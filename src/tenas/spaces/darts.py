@@ -528,6 +528,23 @@ class DartsSearchSpace(BaseSpace):
             raise ValueError(f"a DARTS network with an auxiliary head needs at least 2 cells, got {cells}")
         return build_network(arch, C=channels, layers=cells, num_classes=num_classes, auxiliary=auxiliary)
 
+    def published_name(self, arch: str) -> str:
+        """The canonical name of a published cell given by name (``DARTS-V2``: ``DARTS_V2``), else ''."""
+        from tenas.spaces.genotypes import lookup_genotype
+
+        if "(" in arch:
+            return ""
+        try:
+            return lookup_genotype(arch).name
+        except ValueError:
+            return ""
+
+    def published_table(self) -> str:
+        """``tenas train --list``: every published cell, its evaluation network's size and its source."""
+        from tenas.spaces.genotypes import published_table
+
+        return published_table()
+
     def report(self, arch: str, dataset: str, num_classes: int, out) -> dict:
         """The evaluation network's parameter count (DARTS' count, no auxiliary head) and a drawing (cells.png)."""
         from pathlib import Path

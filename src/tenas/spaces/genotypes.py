@@ -419,3 +419,29 @@ def to_genotype(g: GenotypeLike) -> Genotype:
             return lookup_genotype(key).genotype
         return parse_genotype(key)
     return validate_genotype(g)
+
+
+def published_table() -> str:
+    """The table ``tenas train --list`` prints: each published DARTS cell, the parameters of its CIFAR-10
+    evaluation network (measured here and as published), where it was copied from."""
+    from tenas.spaces import darts  # (darts imports this module)
+
+    lines = [
+        "Published DARTS cells: tenas train NAME --space darts (any case; '-' for '_').",
+        "PARAMS: M parameters of the CIFAR-10 evaluation network (36 channels, 20 cells, auxiliary head excluded),",
+        "measured here / as the paper prints it ('-': the paper gives none).",
+        "",
+        f"{'NAME':<19}{'SEARCHED ON':<13}{'PARAMS':>7}{'PAPER':>7}  METHOD",
+    ]
+    for name, p in PUBLISHED.items():
+        params = darts.count_parameters(darts.build_network(p.genotype, C=36, layers=20, auxiliary=False)) / 1e6
+        paper = "-" if p.cifar10_params_m is None else f"{p.cifar10_params_m:.1f}"
+        lines.append(f"{name:<19}{p.searched_on:<13}{params:>7.2f}{paper:>7}  {p.method}")
+        lines.append(f"{'':<21}source: {p.source}")
+        if p.params_source:
+            lines.append(f"{'':<21}sizes:  {p.params_source}")
+        if p.note:
+            lines.append(f"{'':<21}note:   {p.note}")
+    lines.append("")
+    lines.append("aliases: " + ", ".join(f"{a} = {n}" for a, n in ALIASES.items()))
+    return "\n".join(lines)

@@ -91,6 +91,13 @@ class MacroSpace(BaseSpace):
         t = table()
         return list(t.arch), np.asarray(t.mean_acc)
 
+    def bench_record(self, arch: str) -> tuple[dict, str]:
+        """The table's row of an 8-digit string (accuracies of its 3 runs, params, FLOPs, canonical string)."""
+        from tenas.spaces.macro.bench import format_record, lookup
+
+        record = lookup(arch)
+        return record.to_dict(), format_record(record)
+
     def format_benchmark(self, rec: dict) -> str:
         return (f"NAS-Bench-Macro {rec['canonical']}: CIFAR-10 test accuracy {rec['mean_acc']:.2f} "
                 f"(+- {rec['std']:.2f}, 3 runs)  ({rec['params'] / 1e6:.3f} M params, {rec['flops'] / 1e6:.1f} MFLOPs)")

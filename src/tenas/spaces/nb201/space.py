@@ -151,6 +151,13 @@ class NB201Space(BaseSpace):
 
         return has_dead_op(arch)
 
+    def bench_record(self, arch: str) -> tuple[dict, str]:
+        """The benchmark's record of a cell string or index 0..15624, and its table."""
+        from tenas.bench.nb201 import format_record, lookup
+
+        record = lookup(arch)
+        return record.to_dict(), format_record(record, title=self.benchmark_name)
+
     def format_benchmark(self, bench: dict) -> str:
         return (f"NAS-Bench-201 #{bench['index']}, test accuracy (200 epochs): CIFAR-10 {bench['cifar10_test']:.2f}, "
                 f"CIFAR-100 {bench['cifar100_test']:.2f}, ImageNet16-120 {bench['imagenet16_120_test']:.2f}  "

@@ -1,0 +1,209 @@
+"""The official protocol on the DARTS space: our kappa_N and R_N of one (mask, weights, batch, crops) task equal
+what the official TE-NAS code computes on the same network (its ``nasnet-super`` supernet, ``--search_space_name
+darts``), the same weights, the same NTK batch and the same region crops.
+
+The official code is imported from ../shared/peer at test time (skipped where it is absent), never copied.
+What the official DARTS search measures (``prune_tenas.py``, ``search_space_name == 'darts'``):
+
+* NTK network: ``NASNetworkDARTS(C=1, N=1, steps=4, multiplier=4, stem_multiplier=1, depth=2, use_stem=True)``
+  -- one normal and one reduction cell (3 cells built by N=1, the first 2 kept), BN-ReLU before pooling;
+* region network: the same with ``use_stem=False`` (its stem is built, ``Conv2d(min(3, C)=1, 1)``, but never run);
+  the crops are 1-channel 3x3 (``Linear_Region_Collector(input_size=(1000, 1, 3, 3), sample_batch=3)``);
+* its op order is ``DARTS_SPACE`` (``none, skip_connect, sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5,
+  avg_pool_3x3, max_pool_3x3``), not DARTS' ``PRIMITIVES`` order that our masks use: weights and architecture
+  weights are mapped by op name;
+* an op is switched off by setting its architecture weight to ``-INF`` (-1000; ``none`` is off from the start,
+  ``alpha[:, 0] = -INF``): ``MixedOp.forward_darts`` skips ops of softmax weight <= 0.01 and averages the rest;
+  an edge whose weights are all -INF contributes 0 (the edge phase's removal, ``NASNetSearchCell.forward_darts``).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tenas.indicators.init import init_weights_
+from tenas.search.inputs import InputSource, derive_seed
+from tenas.search.measure import score_masks
+from tenas.search.objective import parse_objective
+from tenas.search.protocols import get_protocol
+from tenas.search.prune import SearchConfig, _space_ref, _tasks, prune_candidates
+from tenas.spaces import get_space
+from tenas.spaces.darts import CELL_TYPES, EDGES, NUM_EDGES, OP_NAMES
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
+INF = 1000.0  # prune_tenas.py / search_cells.py: the architecture weight of a switched-off op is -INF
+
+BATCH = 14  # the official launcher's DARTS (CIFAR-10) NTK batch
+REGION_BATCH = 250  # crops per forward (official: 1,000), ...
+REGION_CHUNKS = 2  # ... pooled over this many forwards (official: 3)
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _peer_darts():
+    if not (PEER / "tenas-official" / "lib").is_dir():
+        pytest.skip("the official TE-NAS code is not beside the project (../shared/peer)")
+    import matplotlib.colors  # noqa: F401  (the real PIL first: the peer's stubs/ has a stand-in for it)
+    import PIL.Image  # noqa: F401
+
+    added = [p for p in (str(PEER / "stubs"), str(PEER / "tenas-official" / "lib")) if p not in sys.path]
+    sys.path[:0] = added
+    try:
+        from models import get_search_spaces
+        from models.cell_searchs import nasnet_super_nets
+        from procedures.linear_region_counter import Linear_Region_Collector
+        from procedures.ntk import get_ntk_n
+    finally:
+        for p in added:
+            sys.path.remove(p)
+    return nasnet_super_nets["DARTS-V1"], list(get_search_spaces("cell", "darts")), get_ntk_n, Linear_Region_Collector
+
+
+def _ours_in_their_order(ours, space, use_stem):
+    """Our parameters in the order of the official supernet's ``named_parameters`` (edges' ops by name in its op
+    order ``space``), each with the name of the module it belongs to."""
+    out = []
+
+    def add(prefix, module):
+        out.extend((f"{prefix}.{n}", p) for n, p in module.named_parameters())
+
+    if use_stem:
+        add("stem", ours.stem)
+    for c, cell in enumerate(ours.cells):
+        add(f"cells.{c}.preprocess0", cell.preprocess0)
+        add(f"cells.{c}.preprocess1", cell.preprocess1)
+        for k, edge in enumerate(cell.edges):
+            for name in space:
+                add(f"cells.{c}.edges.{k}.{name}", edge.ops[name])
+    add("lastact", ours.lastact)
+    add("classifier", ours.classifier)
+    assert len(out) == len(list(ours.parameters()))  # every one of ours, once
+    return out
+
+
+def _their_alphas(mask, space):
+    """The official architecture weights of our mask: 0 for an alive op, -INF for a switched-off one, per cell type
+    (edge x op, in its op order); ``none`` (never alive here) is -INF as the official code sets it."""
+    mask = np.asarray(mask, bool)
+    alphas = []
+    for t in range(len(CELL_TYPES)):
+        a = torch.full((NUM_EDGES, len(space)), -INF)
+        for k, name in enumerate(space):
+            a[torch.as_tensor(mask[t, :, OP_NAMES.index(name)]), k] = 0.0
+        alphas.append(a)
+    return alphas
+
+
+def _official_net(cls, space, ours, use_stem, mask, num_classes):
+    """The official DARTS supernet (``prune_tenas.py``'s darts model configs) carrying our network's weights."""
+    net = cls(1, 1, 4, 4, 1, num_classes, space, True, True, 2, use_stem)
+    assert len(net.cells) == 2 and [c.reduction for c in net.cells] == [False, True]
+    assert [c.reduction for c in ours.cells] == [False, True]
+    # their edges are keyed "i<-j" (node i+2 from state j), ours are EDGES (node, state) in the same order
+    assert [tuple(map(int, k.split("<-"))) for k in net.cells[0].edge_keys] == [(i - 2, j) for i, j in EDGES]
+    # (their thin network builds a stem it never runs)
+    theirs = [(n, p) for n, p in net.named_parameters() if "arch" not in n and (use_stem or not n.startswith("stem."))]
+    mine = _ours_in_their_order(ours, space, use_stem)
+    # the same network, parameter by parameter
+    assert [tuple(p.shape) for _, p in theirs] == [tuple(p.shape) for _, p in mine], list(zip(
+        [n for n, _ in theirs], [n for n, _ in mine]))
+    with torch.no_grad():
+        for (_, a), (_, b) in zip(theirs, mine):
+            a.copy_(b)
+        net.set_alphas(_their_alphas(mask, space))
+    return net.train()
+
+
+def _round_one_task(embedded, j, **kw):
+    """The official protocol's first DARTS round: the task (one mask, its weights, batch and crops) of candidate j."""
+    space = get_space("darts")
+    config = SearchConfig(space="darts", protocol="official", repeats=1, batch_size=BATCH,
+                          region_samples=REGION_BATCH * REGION_CHUNKS, region_batch=REGION_BATCH, **kw)
+    candidates, masks = prune_candidates(space.initial_alive())
+    assert len(candidates) == 2 * 14 * 7  # every op but none, on every edge of both cell types
+    proto = get_protocol("official")
+    groups = proto.groups(config, functools.partial(derive_seed, config.seed), 0, 0, len(candidates))
+    (group,) = [g for g in groups if g.candidates == (j,)]
+    tasks, layout = _tasks(_space_ref(space, config), config, parse_objective("tenas"), InputSource(embedded, config),
+                           proto, 0, [group], masks, "cpu", chunk=1)
+    assert [w[0][1] for w in layout] == [0, j + 1]  # the supernet, then candidate j, on the same batch and crops
+    return space, candidates[j], tasks[1]
+
+
+def _edge_phase_mask(seed):
+    """A mask as the edge phase sees one: one to three ops left per edge, and one edge of each cell type switched
+    off entirely (every op -INF in the official code), as removing an edge does."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros((2, NUM_EDGES, len(OP_NAMES)), bool)
+    for t in range(2):
+        for e in range(NUM_EDGES):
+            mask[t, e, 1 + rng.choice(len(OP_NAMES) - 1, size=int(rng.integers(1, 4)), replace=False)] = True
+    mask[0, 3, :] = False  # normal cell, node 3 <- state 1
+    mask[1, 0, :] = False  # reduction cell, node 2 <- state 0 (a stride-2 edge)
+    return mask
+
+
+def _official_measures(task, mask):
+    """Their kappa (get_ntk_n) and R (Linear_Region_Collector) of our networks of ``mask`` with the task's weights,
+    batch and crops -- and ours (score_masks) of the same."""
+    cls, space, get_ntk_n, Collector = _peer_darts()
+    assert sorted(space) == sorted(OP_NAMES) and space != list(OP_NAMES)  # the same ops, in another order
+    res = score_masks({**task, "masks": [np.asarray(mask).tolist()]})
+    darts = get_space("darts")
+
+    ours = darts.ntk_network(mask, 10)
+    init_weights_(ours, *task["ntk_init"], mode="fan_out")
+    net = _official_net(cls, space, ours, True, mask, 10)
+    batch = torch.as_tensor(task["batch"])
+    assert batch.shape == (BATCH, 3, 32, 32)
+    (kappa,) = get_ntk_n([(batch, torch.zeros(len(batch)))], [net], train_mode=True, num_batch=1)
+
+    thin = darts.region_network(mask)
+    init_weights_(thin, *task["region_init"], mode="fan_in")
+    tnet = _official_net(cls, space, thin, False, mask, 10)
+    crops = torch.as_tensor(task["crops"])
+    assert crops.shape == (REGION_BATCH * REGION_CHUNKS, 1, 3, 3)  # the official 1-channel 3x3 crops
+    lrc = Collector(models=[tnet], input_size=(REGION_BATCH, 1, 3, 3), sample_batch=REGION_CHUNKS,
+                    dataset="cifar10", data_path=None)
+    for chunk in crops.split(REGION_BATCH):  # as forward_batch_sample: one forward per loader batch, pooled
+        lrc.forward(tnet, lrc.LRCounts[0], chunk)
+    regions = lrc.LRCounts[0].getLinearReginCount()
+    print("VALUES", res["kappa"][0], kappa, res["regions"][0], regions)
+    return (res["kappa"][0], kappa), (res["regions"][0], regions)
+
+
+@pytest.mark.parametrize("j", [0, 2 * 14 * 7 - 1])  # normal cell 2<-0 without max_pool; reduce 5<-4 without dil_5x5
+def test_official_darts_kappa_and_regions_equal_the_official_procedure(embedded, one_thread, j):
+    """Our measurement of one round-one DARTS task equals the official code's on the same network, weights,
+    NTK batch and crops."""
+    space, (t, e, k), task = _round_one_task(embedded, j)
+    mask = np.asarray(task["masks"][0], bool)
+    assert not mask[t, e, k] and mask.sum() == 2 * 14 * 7 - 1  # the supernet with one op switched off
+    (ours_k, theirs_k), (ours_r, theirs_r) = _official_measures(task, mask)
+    assert np.isfinite(theirs_k) and theirs_k > 1
+    assert ours_k == pytest.approx(theirs_k, rel=2e-3)  # theirs is float32 throughout
+    assert 1 < theirs_r < REGION_BATCH * REGION_CHUNKS  # a count that can tell networks apart
+    assert ours_r == pytest.approx(theirs_r, abs=1e-3)
+
+
+def test_official_darts_edge_phase_mask_equals_the_official_procedure(embedded, one_thread):
+    """A sparse mask with a removed edge in each cell type (the official code skips an all -INF edge)."""
+    _, _, task = _round_one_task(embedded, 5)
+    mask = _edge_phase_mask(3)
+    (ours_k, theirs_k), (ours_r, theirs_r) = _official_measures(task, mask)
+    assert np.isfinite(theirs_k) and theirs_k > 1
+    assert ours_k == pytest.approx(theirs_k, rel=2e-3)
+    assert 1 < theirs_r < REGION_BATCH * REGION_CHUNKS
+    assert ours_r == pytest.approx(theirs_r, abs=1e-3)
