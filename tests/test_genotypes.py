@@ -275,3 +275,28 @@ def test_cli_bad_arch_one_message(arch, message, capsys, tmp_path):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tenas train: error: ") and message in lines[0], err
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_random_genotype_is_seeded_valid_and_uniform():
+    from scipy.stats import chisquare
+
+    from tenas.spaces.genotypes import CELL_OPS, random_genotype
+
+    assert random_genotype(3) == random_genotype(3) and random_genotype(3) != random_genotype(4)
+    ops, pairs = [], {node: [] for node in range(4)}
+    for seed in range(1500):
+        g = random_genotype(seed)
+        assert parse_genotype(repr(g)) == g  # a valid cell pair (validated on the way in)
+        for cell in (g.normal, g.reduce):
+            for node in range(4):
+                (op_a, a), (op_b, b) = cell[2 * node], cell[2 * node + 1]
+                assert a < b <= node + 1  # two distinct earlier states
+                pairs[node].append((a, b))
+                ops += [op_a, op_b]
+    assert "none" not in ops
+    # uniform over the 7 ops and, per node, over the (n choose 2) input pairs (chi-square, far from the 1e-3 tail)
+    assert chisquare([ops.count(op) for op in CELL_OPS]).pvalue > 1e-3
+    for node, seen in pairs.items():
+        counts = [seen.count(p) for p in sorted(set(seen))]
+        assert len(counts) == (node + 2) * (node + 1) // 2  # node 0 has one pair: (0, 1)
+        assert node == 0 or chisquare(counts).pvalue > 1e-3

@@ -409,6 +409,23 @@ def lookup_genotype(name: str) -> PublishedGenotype:
     return PUBLISHED[key]
 
 
+def random_genotype(seed: int) -> Genotype:
+    """A random DARTS cell pair, the usual random baseline: in each cell, every node reads two distinct earlier
+    states (uniform among the pairs) through ops drawn uniformly from :data:`CELL_OPS`; the same seed, the same cell."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    cells = []
+    for _ in range(2):  # normal, reduce
+        pairs = []
+        for node in range(STEPS):
+            inputs = sorted(int(i) for i in rng.choice(node + 2, size=2, replace=False))
+            pairs += [(CELL_OPS[int(rng.integers(len(CELL_OPS)))], i) for i in inputs]
+        cells.append(pairs)
+    concat = list(range(2, 2 + STEPS))
+    return validate_genotype(Genotype(cells[0], concat, cells[1], concat))
+
+
 def to_genotype(g: GenotypeLike) -> Genotype:
     """A validated genotype from a :class:`Genotype`, its text, or a published name (``"DARTS_V2"``, any case)."""
     if isinstance(g, str):
