@@ -126,10 +126,6 @@ def _check_args(args: argparse.Namespace):
                   if v is not None}
     except BudgetError as e:
         raise UserError(str(e)) from None
-    if budget and (not hasattr(space, "cost") or space.edge_groups()):
-        raise UserError(f"--space {args.space} cannot take --max-params / --max-flops: "
-                        + ("it has no cost function (cost(arch, num_classes))" if not hasattr(space, "cost") else
-                           "its edge-selection phase leaves architectures the budget guard cannot list"))
     folder_option_errors(args)
     if args.device == "cuda":
         import torch

@@ -69,6 +69,7 @@ def search_result(space, dataset, config, pool, *, device: str = "cpu", candidat
     from tenas.search.local import local_search
     from tenas.search.objective import parse_local, parse_objective
     from tenas.search.prune import budget_guard, evaluate_stages, run_search as prune, search_stages
+    from tenas.spaces.base import cost_of
 
     state = prune(space, dataset, config, pool, state=state, on_round=on_round, progress=progress, device=device,
                   candidate_batch=candidate_batch)
@@ -88,7 +89,7 @@ def search_result(space, dataset, config, pool, *, device: str = "cpu", candidat
         arch = local.arch
         path.append(("after local step", space.to_mask(arch)))
     stages = evaluate_stages(space, dataset, config, pool, path, device=device, candidate_batch=candidate_batch)
-    cost = space.cost(arch, config.num_classes) if hasattr(space, "cost") else None
+    cost = cost_of(space, arch, config.num_classes, config.dataset)
     if guard is not None and not guard.budget.allows(cost):  # never silently over
         raise RuntimeError(f"the search ended at {arch} ({cost}), over the budget {guard.budget.describe()}")
     return {

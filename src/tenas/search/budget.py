@@ -1,12 +1,16 @@
 """Budgets: ``--max-params`` / ``--max-flops`` on the final network, kept by the pruning and the local search.
 
-A :class:`Budget` is measured by the space's cost function (``space.cost(arch, num_classes)``: parameters and
-FLOPs by the space's benchmark convention) on the final network for the dataset's class count. The
-:class:`BudgetGuard` knows every architecture the search can still end at and its cost, so that
+A :class:`Budget` is measured by the space's cost function (``space.cost(arch, num_classes[, dataset])``:
+parameters and FLOPs by the space's benchmark convention) on the final network for the dataset's class count.
+A guard (:func:`make_guard`) knows the cost of what the search can still end at, so that
 
-* the pruning never removes an op when no architecture the smaller supernet can become is within the budget
-  (:meth:`BudgetGuard.feasible`), and so always ends within it;
-* the local search moves only to neighbours within it (:meth:`BudgetGuard.allows`).
+* the pruning never removes an op (nor, in an edge phase, an edge) when no architecture the smaller supernet can
+  become is within the budget (``feasible``), and so always ends within it;
+* the local search moves only to neighbours within it (``allows``).
+
+:class:`BudgetGuard` lists every architecture below the supernet (NAS-Bench-201, NB-Macro, small spaces of one's
+own); :class:`FrontGuard` asks the space for the Pareto front of (params, FLOPs) that a mask can still reach
+(``space.cost_front(alive, num_classes, dataset)``: DARTS, whose edge phase makes its architectures unlistable).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import re
 
 import numpy as np
 
-__all__ = ["Budget", "BudgetGuard", "BudgetError", "parse_amount", "MAX_COMPLETIONS"]
+from tenas.spaces.base import cost_of
+
+__all__ = ["Budget", "BudgetGuard", "FrontGuard", "BudgetError", "make_guard", "parse_amount", "MAX_COMPLETIONS"]
 
 #: The most architectures a guard enumerates (NAS-Bench-201: 4,096 below a full supernet; NB-Macro: 6,561).
 MAX_COMPLETIONS = 500_000
@@ -70,17 +76,31 @@ class Budget:
         return {"max_params": self.max_params, "max_flops": self.max_flops}
 
 
+def make_guard(space, budget: Budget, num_classes: int, start: np.ndarray, dataset: str = "cifar10"):
+    """The guard of a budget on a space: a :class:`FrontGuard` when the space gives its cost front, else a
+    :class:`BudgetGuard`. ``BudgetError`` when the space cannot measure the budget or nothing meets it."""
+    if hasattr(space, "cost_front"):
+        return FrontGuard(space, budget, num_classes, start, dataset)
+    return BudgetGuard(space, budget, num_classes, start, dataset)
+
+
+def _nothing_meets(space, budget: Budget, num_classes: int, params: int, flops: int) -> BudgetError:
+    return BudgetError(f"no architecture of space {space.name!r} meets the budget ({budget.describe()}): the "
+                       f"smallest has {params:,} parameters and {flops:,} FLOPs ({num_classes} classes)")
+
+
 class BudgetGuard:
     """Every architecture reachable from a start mask, its cost and whether it is within ``budget``."""
 
-    def __init__(self, space, budget: Budget, num_classes: int, start: np.ndarray):
+    def __init__(self, space, budget: Budget, num_classes: int, start: np.ndarray, dataset: str = "cifar10"):
         if space.edge_groups():
             raise BudgetError(f"space {space.name!r} ends with an edge-selection phase: budgets need every "
-                              "architecture the search can end at, which this guard cannot list for it")
-        if getattr(space, "cost", None) is None or space.cost(_any_arch(space, start), num_classes) is None:
+                              "architecture the search can end at, which this guard cannot list for it (a space "
+                              "can give cost_front(alive, num_classes, dataset) instead)")
+        if cost_of(space, _any_arch(space, start), num_classes, dataset) is None:
             raise BudgetError(f"space {space.name!r} has no cost function (cost(arch, num_classes)): it cannot "
                               "take --max-params / --max-flops")
-        self.space, self.budget, self.num_classes = space, budget, num_classes
+        self.space, self.budget, self.num_classes, self.dataset = space, budget, num_classes, dataset
         start = np.asarray(start, dtype=bool)
         self.shape = start.shape
         flat = start.reshape(-1, start.shape[-1])
@@ -96,7 +116,7 @@ class BudgetGuard:
         for pick in self.picks:
             arch = space.genotype(self._mask(pick))
             if arch not in cache:
-                c = space.cost(arch, num_classes)
+                c = cost_of(space, arch, num_classes, dataset)
                 cache[arch] = (int(c.params), int(c.flops))
             self.archs.append(arch)
             params.append(cache[arch][0])
@@ -108,9 +128,7 @@ class BudgetGuard:
         if budget.max_flops is not None:
             self.ok &= self.flops <= budget.max_flops
         if not self.ok.any():
-            raise BudgetError(f"no architecture of space {space.name!r} meets the budget ({budget.describe()}): the "
-                              f"smallest has {int(self.params.min()):,} parameters and {int(self.flops.min()):,} "
-                              f"FLOPs ({num_classes} classes)")
+            raise _nothing_meets(space, budget, num_classes, int(self.params.min()), int(self.flops.min()))
 
     def _mask(self, pick: np.ndarray) -> np.ndarray:
         m = np.zeros((len(pick), self.shape[-1]), dtype=bool)
@@ -128,13 +146,51 @@ class BudgetGuard:
 
     def allows(self, arch: str) -> bool:
         """Whether an architecture is within the budget (measured by the space's cost function)."""
-        return self.budget.allows(self.space.cost(arch, self.num_classes))
+        return self.budget.allows(cost_of(self.space, arch, self.num_classes, self.dataset))
 
     def summary(self) -> dict:
         """How many listed architectures the budget admits, and the largest cost among them."""
         return {"architectures": len(self.archs), "within_budget": int(self.ok.sum()),
                 "largest_params_within": int(self.params[self.ok].max()),
                 "largest_flops_within": int(self.flops[self.ok].max())}
+
+
+class FrontGuard:
+    """A budget kept through the space's cost front: ``space.cost_front(alive, num_classes, dataset)`` gives the
+    Pareto front (rows of params, FLOPs) of every architecture a mask can still become, exactly."""
+
+    def __init__(self, space, budget: Budget, num_classes: int, start: np.ndarray, dataset: str = "cifar10"):
+        self.space, self.budget, self.num_classes, self.dataset = space, budget, num_classes, dataset
+        front = self._front(start)
+        if not self._meets(front).any():
+            raise _nothing_meets(space, budget, num_classes, int(front[:, 0].min()), int(front[:, 1].min()))
+        self.start_front = front
+
+    def _front(self, alive: np.ndarray) -> np.ndarray:
+        return np.asarray(self.space.cost_front(np.asarray(alive, dtype=bool), self.num_classes, self.dataset),
+                          dtype=np.int64).reshape(-1, 2)
+
+    def _meets(self, front: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(front), dtype=bool)
+        if self.budget.max_params is not None:
+            ok &= front[:, 0] <= self.budget.max_params
+        if self.budget.max_flops is not None:
+            ok &= front[:, 1] <= self.budget.max_flops
+        return ok
+
+    def feasible(self, alive: np.ndarray) -> bool:
+        """Whether some architecture the mask can still become is within the budget."""
+        return bool(self._meets(self._front(alive)).any())
+
+    def allows(self, arch: str) -> bool:
+        """Whether an architecture is within the budget (measured by the space's cost function)."""
+        return self.budget.allows(cost_of(self.space, arch, self.num_classes, self.dataset))
+
+    def summary(self) -> dict:
+        """The cheapest the supernet can become (the front's ends); the space's architectures are not listed."""
+        f = self.start_front
+        return {"smallest_params": int(f[:, 0].min()), "smallest_flops": int(f[:, 1].min()),
+                "front_points_within": int(self._meets(f).sum())}
 
 
 def _any_arch(space, start: np.ndarray) -> str:

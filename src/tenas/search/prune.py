@@ -263,10 +263,10 @@ def _rank(candidates, measured: Measured, objective: Objective, protocol, config
 
 def budget_guard(space, config: SearchConfig):
     """The :class:`tenas.search.budget.BudgetGuard` of a search's budget, or None when it has none."""
-    from tenas.search.budget import Budget, BudgetGuard
+    from tenas.search.budget import Budget, make_guard
 
     budget = Budget(config.max_params, config.max_flops)
-    return BudgetGuard(space, budget, config.num_classes, space.initial_alive()) if budget else None
+    return make_guard(space, budget, config.num_classes, space.initial_alive(), config.dataset) if budget else None
 
 
 def _within_budget(guard, alive: np.ndarray):
@@ -282,6 +282,26 @@ def _within_budget(guard, alive: np.ndarray):
         return guard.feasible(m)
 
     return allowed
+
+
+def _edges_to_remove(ranked, n: int, alive: np.ndarray, guard) -> list:
+    """The ``n`` edges of a node to remove, in rank order; under a budget an edge whose removal leaves no
+    architecture within it is kept and the next one goes instead (one pass always finds ``n``: an edge kept so is
+    in every within-budget pair of the edges left, and a pair has two)."""
+    if guard is None:
+        return list(ranked[:n])
+    chosen, m = [], np.asarray(alive, dtype=bool).copy()
+    for c in ranked:
+        if len(chosen) == n:
+            break
+        trial = m.copy()
+        trial[c.cell_type, c.edge, :] = False
+        if guard.feasible(trial):
+            chosen.append(c)
+            m = trial
+    if len(chosen) < n:  # pragma: no cover - the argument above
+        raise RuntimeError(f"the edge phase cannot keep the budget ({guard.budget.describe()})")
+    return chosen
 
 
 def prune_candidates(alive: np.ndarray) -> tuple[list[tuple[int, int, int]], list[np.ndarray]]:
@@ -385,7 +405,7 @@ def run_search(
         measured = _evaluate(pool, space, config, objective, protocol, source, round_index, weights_round, masks, device,
                              chunk, progress, label, candidate_batch)
         ranked = _rank(candidates, measured, objective, protocol, config)
-        chosen = list(ranked[: len(live) - 2])  # lowest rank sums go; the 2 highest stay
+        chosen = _edges_to_remove(ranked, len(live) - 2, alive, guard)  # lowest rank sums go; the 2 highest stay
         new_alive = alive.copy()
         for c in chosen:
             new_alive[c.cell_type, c.edge, :] = False

@@ -7,7 +7,7 @@ DARTS cell space) and ``macro`` (NAS-Bench-Macro's MobileNet-style layers).
 
 from __future__ import annotations
 
-from tenas.spaces.base import BaseSpace, Cost, SearchSpace, SpaceDefaults, SpaceError, check_space
+from tenas.spaces.base import BaseSpace, Cost, SearchSpace, SpaceDefaults, SpaceError, check_space, cost_of
 from tenas.spaces.registry import get_space, list_spaces, load_space_class, register_space, space_spec
 
 #: The space the CLI searches, scores and correlates when none is named.
@@ -17,5 +17,5 @@ register_space("nb201", "tenas.spaces.nb201:NB201Space")
 register_space("darts", "tenas.spaces.darts:DartsSearchSpace")
 register_space("macro", "tenas.spaces.macro.space:MacroSpace")
 
-__all__ = ["DEFAULT_SPACE", "BaseSpace", "Cost", "SearchSpace", "SpaceDefaults", "SpaceError", "check_space", "get_space",
+__all__ = ["DEFAULT_SPACE", "BaseSpace", "Cost", "SearchSpace", "SpaceDefaults", "SpaceError", "check_space", "cost_of", "get_space",
            "list_spaces", "load_space_class", "register_space", "space_spec"]

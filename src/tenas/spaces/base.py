@@ -171,7 +171,8 @@ class BaseSpace:
         return None
 
     def cost(self, arch: str, num_classes: int) -> Cost | None:
-        """The final network's cost, or None when the space has no cost function (budgets are then refused)."""
+        """The final network's cost, or None when the space has no cost function (budgets are then refused).
+        A space whose costs depend on the data (its input side) takes a ``dataset`` keyword too (:func:`cost_of`)."""
         return None
 
     def benchmark(self, arch: str, dataset: str) -> dict | None:
@@ -232,3 +233,18 @@ class BaseSpace:
         if abs(width - 1.0) > 1e-9:
             raise NotImplementedError(f"space {self.name!r} builds its network at its own width only")
         return self.build_network(arch, num_classes)
+
+
+def cost_of(space: Any, arch: str, num_classes: int, dataset: str) -> Cost | None:
+    """``space.cost(arch, num_classes)``, with ``dataset=`` for a space whose ``cost`` takes it (NAS-Bench-201's
+    ImageNet16-120 networks run on 16x16 inputs; DARTS' ImageNet network is another network); None without one."""
+    import inspect
+
+    fn = getattr(space, "cost", None)
+    if fn is None:
+        return None
+    try:
+        takes = "dataset" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        takes = False
+    return fn(arch, num_classes, dataset=dataset) if takes else fn(arch, num_classes)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tenas.spaces.base import BaseSpace, SpaceDefaults
+from tenas.spaces.base import BaseSpace, Cost, SpaceDefaults
 from tenas.spaces.darts_ops import OPS, FactorizedReduce, Identity, ReLUConvBN, drop_path
 from tenas.spaces.genotypes import DARTS_V2, PRIMITIVES, STEPS, Genotype, GenotypeLike, format_genotype, to_genotype
 
@@ -501,6 +501,22 @@ class DartsSearchSpace(BaseSpace):
     def build_network(self, arch: str, num_classes: int) -> nn.Module:
         """The CIFAR evaluation network of a genotype (see :func:`build_network`)."""
         return build_network(arch, num_classes=num_classes)
+
+    def cost(self, arch: str, num_classes: int, dataset: str = "cifar10") -> Cost:
+        """Parameters (DARTS' count: no auxiliary head) and FLOPs (multiply-adds of convolutions and linear layers)
+        of the evaluation network: CIFAR's 20 cells at 36 channels on 32x32, or for ``imagenet`` the mobile
+        network's 14 cells at 48 channels on 224x224 (:mod:`tenas.spaces.darts_costs`)."""
+        from tenas.spaces.darts_costs import genotype_cost
+
+        return genotype_cost(arch, num_classes, dataset)
+
+    def cost_front(self, alive: np.ndarray, num_classes: int, dataset: str = "cifar10") -> np.ndarray:
+        """The Pareto front of (params, FLOPs) over every genotype ``alive`` can still become: one op per edge,
+        then 2 input edges per node (the budget guard's bound; exact, without listing the genotypes)."""
+        from tenas.spaces.darts_costs import cheapest, cost_terms
+
+        base, terms = cost_terms(int(num_classes), dataset)
+        return cheapest(alive, terms, EDGE_GROUPS, 2) + np.array([base.params, base.flops], dtype=np.int64)
 
     def edge_weights(self, alive: np.ndarray) -> np.ndarray:
         """Masks (2, 14, 8) -> the op weights of the weighted forward (see :func:`edge_weights`)."""
