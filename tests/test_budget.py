@@ -60,7 +60,7 @@ def test_a_budget_no_architecture_meets_names_the_smallest(macro_rows):
 
 @pytest.fixture(scope="module")
 def darts_terms():
-    from tenas.spaces.darts_costs import cost_terms
+    from tenas.spaces.darts.costs import cost_terms
 
     return cost_terms(10)
 

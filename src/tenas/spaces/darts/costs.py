@@ -37,7 +37,7 @@ def cost_terms(num_classes: int, dataset: str = "cifar10") -> tuple[Cost, np.nda
 
     Each op is measured once per kind of cell (type, channels, input side) on its own input, and counted once per
     cell of that kind; the base is one network's measured cost less its ops' terms."""
-    from tenas.spaces.darts import CELL_TYPES, EDGES, NUM_EDGES, OP_NAMES, DartsNetwork, count_parameters
+    from tenas.spaces.darts.network import CELL_TYPES, EDGES, NUM_EDGES, OP_NAMES, DartsNetwork, count_parameters
     from tenas.spaces.flops import count_flops
 
     C, layers, stem, side = _setting(dataset)
@@ -64,7 +64,7 @@ def cost_terms(num_classes: int, dataset: str = "cifar10") -> tuple[Cost, np.nda
 
         first = [("max_pool_3x3", 0), ("max_pool_3x3", 1)] * 4  # any genotype: the base is what is not its ops
         g = Genotype(first, [2, 3, 4, 5], first, [2, 3, 4, 5])
-        from tenas.spaces.darts import build_imagenet_network, build_network
+        from tenas.spaces.darts.network import build_imagenet_network, build_network
 
         build = build_imagenet_network if stem == "imagenet" else build_network
         whole = build(g, num_classes=int(num_classes), auxiliary=False)
@@ -97,7 +97,7 @@ def _flops(module: nn.Module, shape: tuple[int, ...]) -> int:
 
 def _sum_terms(g, terms: np.ndarray) -> np.ndarray:
     """The terms of a genotype's (op, input) pairs, summed: (params, FLOPs)."""
-    from tenas.spaces.darts import EDGE_INDEX, OP_NAMES
+    from tenas.spaces.darts.network import EDGE_INDEX, OP_NAMES
 
     total = np.zeros(2, dtype=np.int64)
     for t, (pairs, concat) in enumerate(((g.normal, g.normal_concat), (g.reduce, g.reduce_concat))):
