@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from _peer import peer_import
 from tenas.cli import main
 from tenas.data import load_dataset
 from tenas.indicators.init import default_init_, init_weights_
@@ -25,7 +24,6 @@ from tenas.search.prune import SearchConfig, _tasks, prune_candidates, run_searc
 from tenas.search.rank import official_rank, rank_objective, round_to_official
 from tenas.spaces import get_space
 
-PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
 
 
 def _config(**kw) -> SearchConfig:
@@ -196,22 +194,9 @@ def test_default_init_is_pytorchs_reset_parameters():
 
 
 def _peer():
-    if not (PEER / "tenas-official" / "lib").is_dir():
-        pytest.skip("the official TE-NAS code is not beside the project (../shared/peer)")
-    import matplotlib.colors  # noqa: F401  (the real PIL first: the peer's stubs/ has a stand-in for it)
-    import PIL.Image  # noqa: F401
-
-    added = [p for p in (str(PEER / "stubs"), str(PEER / "tenas-official" / "lib")) if p not in sys.path]
-    sys.path[:0] = added
-    try:
-        from models.cell_searchs import nas201_super_nets
-        from procedures.linear_region_counter import Linear_Region_Collector
-        from procedures.ntk import get_ntk_n
-    finally:
-        for p in added:
-            sys.path.remove(p)
-
-    return nas201_super_nets["DARTS-V1"], get_ntk_n, Linear_Region_Collector
+    supernets, get_ntk_n, collector = peer_import("models.cell_searchs:nas201_super_nets", "procedures.ntk:get_ntk_n",
+                                                  "procedures.linear_region_counter:Linear_Region_Collector")
+    return supernets["DARTS-V1"], get_ntk_n, collector
 
 
 def _official_net(cls, ours, C, depth, use_stem, alive, num_classes):

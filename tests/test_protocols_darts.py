@@ -21,13 +21,12 @@ What the official DARTS search measures (``prune_tenas.py``, ``search_space_name
 from __future__ import annotations
 
 import functools
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from _peer import peer_import
 from tenas.indicators.init import init_weights_
 from tenas.search.inputs import InputSource, derive_seed
 from tenas.search.measure import score_masks
@@ -37,7 +36,6 @@ from tenas.search.prune import SearchConfig, _space_ref, _tasks, prune_candidate
 from tenas.spaces import get_space
 from tenas.spaces.darts import CELL_TYPES, EDGES, NUM_EDGES, OP_NAMES
 
-PEER = Path(__file__).resolve().parents[2] / "shared" / "peer"
 INF = 1000.0  # prune_tenas.py / search_cells.py: the architecture weight of a switched-off op is -INF
 
 BATCH = 8  # (the official launcher's DARTS CIFAR-10 NTK batch is 14)
@@ -54,22 +52,10 @@ def one_thread():
 
 
 def _peer_darts():
-    if not (PEER / "tenas-official" / "lib").is_dir():
-        pytest.skip("the official TE-NAS code is not beside the project (../shared/peer)")
-    import matplotlib.colors  # noqa: F401  (the real PIL first: the peer's stubs/ has a stand-in for it)
-    import PIL.Image  # noqa: F401
-
-    added = [p for p in (str(PEER / "stubs"), str(PEER / "tenas-official" / "lib")) if p not in sys.path]
-    sys.path[:0] = added
-    try:
-        from models import get_search_spaces
-        from models.cell_searchs import nasnet_super_nets
-        from procedures.linear_region_counter import Linear_Region_Collector
-        from procedures.ntk import get_ntk_n
-    finally:
-        for p in added:
-            sys.path.remove(p)
-    return nasnet_super_nets["DARTS-V1"], list(get_search_spaces("cell", "darts")), get_ntk_n, Linear_Region_Collector
+    supernets, spaces, get_ntk_n, collector = peer_import(
+        "models.cell_searchs:nasnet_super_nets", "models:get_search_spaces", "procedures.ntk:get_ntk_n",
+        "procedures.linear_region_counter:Linear_Region_Collector")
+    return supernets["DARTS-V1"], list(spaces("cell", "darts")), get_ntk_n, collector
 
 
 def _ours_in_their_order(ours, space, use_stem):
