@@ -25,7 +25,14 @@ count of the supernet saturates (2,994-2,998 distinct patterns of 3,000 for ever
 looked at), so the rule takes the thinnest network, which is what C=1 is on NAS-Bench-201 and DARTS.
 
 **Costs** (optional): ``cost(arch, num_classes)`` gives the final network's :class:`Cost` (parameters, FLOPs by
-the space's benchmark convention); a space without it takes no ``--max-params`` / ``--max-flops``.
+the space's benchmark convention; a ``dataset`` keyword too where the data changes them, see :func:`cost_of`); a
+space without it takes no ``--max-params`` / ``--max-flops``. Budgets list every architecture below the supernet
+with it; a space too large to list (or with an edge phase) also gives ``cost_front(alive, num_classes, dataset)``:
+the Pareto front of (params, FLOPs) over the architectures a mask can still become (DARTS).
+
+**Benchmarks and published architectures** (optional): ``benchmark`` / ``benchmark_table`` / ``bench_record`` /
+``format_benchmark`` (``tenas search``'s record, ``tenas correlate``'s rows, ``tenas bench``'s table) and
+``published_name`` / ``published_table`` (``tenas train NAME``, ``tenas train --list``).
 
 A class need not inherit :class:`BaseSpace`; it must provide :data:`REQUIRED` (``check_space`` names what is
 missing). :class:`BaseSpace` supplies the optional members' defaults.
