@@ -230,17 +230,18 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
     from tenas.indicators.registry import get_proxy, resolve_proxies
     from tenas.correlate import report
 
-    from tenas.spaces import DEFAULT_SPACE, get_space
+    from tenas.spaces import get_space
 
     space = get_space(cfg.space)
+    indexed = getattr(space, "indexed_benchmark", False)
     table = space.benchmark_table(cfg.dataset) if hasattr(space, "benchmark_table") else None
     if table is None:
         raise ValueError(f"space {cfg.space!r} has no benchmark table for dataset {cfg.dataset!r}"
-                         + (f"; choose from {', '.join(DATASETS)}" if cfg.space == DEFAULT_SPACE else ""))
+                         + (f"; choose from {', '.join(DATASETS)}" if indexed else ""))
     archs, table_acc = table
-    # NAS-Bench-201 keeps its own scoring path (cells by index, as the caches written so far hold them)
-    space_ctx = None if cfg.space == DEFAULT_SPACE else {"space": space, "archs": list(archs),
-                                                          "num_classes": DATASETS.get(cfg.dataset, (None, 10))[1]}
+    # a space whose benchmark rows are its own indices (NAS-Bench-201) scores cells by index, as its caches hold them
+    space_ctx = None if indexed else {"space": space, "archs": list(archs),
+                                      "num_classes": DATASETS.get(cfg.dataset, (None, 10))[1]}
     proxies = resolve_proxies(cfg.proxies)
     cfg.protocol.check_needs(proxies)
     ensembles = []

@@ -52,6 +52,9 @@ class NB201Space(BaseSpace):
     name = "nb201"
     op_names = OP_NAMES
     benchmark_name = "NAS-Bench-201"
+    #: ``tenas correlate``: the benchmark's rows are the space's own cell indices (what its caches and the
+    #: default protocol's seeds are keyed by)
+    indexed_benchmark = True
     cell_types = ("normal",)
     num_edges = NUM_EDGES
     region_input_channels = 1
