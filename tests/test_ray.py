@@ -1,6 +1,6 @@
 """The Ray backend: same numbers as the local one, a task whose worker dies is retried, correlate resumes.
 
-The whole search on both backends, to the same cell, is in benchmarks/bench_ray.py (too slow here).
+The whole search on both backends, to the same cell, is in benchmarks/speed/bench_ray.py (too slow here).
 One local Ray instance (2 CPUs, started by :class:`RayPool` as ``tenas ... --backend ray`` does) serves
 the whole module; every other pool and CLI call here finds it running and uses it.
 """

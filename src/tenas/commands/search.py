@@ -62,13 +62,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kappa", choices=("exact", "fixed-bn"), default="exact",
                    help="exact: TE-NAS' NTK, differentiated through BatchNorm's batch statistics (default); "
                         "fixed-bn: statistics held at the batch's values, per-sample gradients in one pass "
-                        "(~10x cheaper estimator, not the paper's kernel; see benchmarks/kappa_estimators.py)")
+                        "(~10x cheaper estimator, not the paper's kernel; see benchmarks/studies/kappa_estimators.py)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--workers", type=_positive, default=None, help="worker processes on CPU (default: all cores)")
     p.add_argument("--candidate-batch", type=int_or_word("auto", "auto", 1, "--candidate-batch"), default="auto", metavar="N|auto",
                    help="candidates measured together in one vmapped pass (same values within float32 rounding; "
                         "chunked when memory runs out). auto: 1 on CPU (one at a time is faster there, see "
-                        "benchmarks/bench_batched.py), 32 on CUDA")
+                        "benchmarks/speed/bench_batched.py), 32 on CUDA")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where candidates are scored: local processes (default) or Ray (pip install \"tenas[ray]\")")
     p.add_argument("--address", default=None, metavar="ADDR",

@@ -27,7 +27,7 @@ rows from several Python threads at once over the same retained graph (concurren
 on a shared graph with ``retain_graph=True`` are supported by PyTorch), each row single-threaded: the
 small convolutions of a supernet use one core far better than two cores use them through intra-op
 threads, and several threads hide the autograd engine's per-op overhead. ``"auto"`` picks ``"threads"``
-on CPU (measured fastest, see ``benchmarks/bench_ntk.py``) and ``"loop"`` on other devices.
+on CPU (measured fastest, see ``benchmarks/speed/bench_ntk.py``) and ``"loop"`` on other devices.
 
 With ``"threads"`` the whole measurement (forward included) runs with ``torch.set_num_threads(1)`` and
 :func:`row_threads` worker threads; torch's thread count is restored on return. Every row is then computed

@@ -10,7 +10,7 @@ backward pass computes them all.
 
 This is **not** TE-NAS' kernel (the gradient terms through the statistics are dropped), so its kappa differs;
 it is offered as a named option for the search (``tenas search --kappa fixed-bn``) with its agreement with
-the exact kernel measured in ``benchmarks/kappa_estimators.py``. Without BatchNorm layers the two kernels
+the exact kernel measured in ``benchmarks/studies/kappa_estimators.py``. Without BatchNorm layers the two kernels
 are the same.
 
 Requirements: every BatchNorm module tracks running statistics (the fixed values are passed to it as its

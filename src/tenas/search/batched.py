@@ -20,7 +20,7 @@ On CUDA it is float32 (cuDNN, TF32 off), as the one-at-a-time measurement.
 BatchNorm runs without running statistics (``track_running_stats`` off on a copy): in train mode the output is
 the same, and nothing is updated in place under vmap. Every candidate costs a full supernet here (switched-off
 ops are computed and multiplied by 0), which a GPU absorbs; on a CPU the one-at-a-time path, which skips them,
-is faster (``benchmarks/bench_batched.py``).
+is faster (``benchmarks/speed/bench_batched.py``).
 """
 
 from __future__ import annotations

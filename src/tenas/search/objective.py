@@ -19,7 +19,7 @@ __all__ = ["Objective", "parse_objective", "parse_local", "PRESETS", "NATIVE"]
 #: of the found cell (:mod:`tenas.search.local`; NAS-Bench-201 only).
 PRESETS: dict[str, tuple[tuple[str, ...], tuple[Stage, ...]]] = {
     "tenas": (("ntk", "regions"), ()),
-    # stage 1, chosen from 13 variants of benchmarks/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100
+    # stage 1, chosen from 13 variants of benchmarks/studies/local_step.py over seeds 0-9 of CIFAR-10 and CIFAR-100
     # (benchmarks/results/local_step_2026-12-02.txt): 93.82 +- 0.26 / 71.49 +- 1.17 vs the default's 93.32 / 70.27;
     # stage 2, one move by capacity (zen) and trainability (AZ-NAS), chosen on the neighbourhood of the all-3x3 cell
     # (CIFAR-10, seeds 0-2; benchmarks/results/tenas_plus_2026-12-02/): 94.20 +- 0.30 / 72.29 +- 1.60 over seeds 0-9

@@ -13,7 +13,7 @@ edges leaving the two cell inputs of a reduction cell have stride 2. Definitions
 The depthwise and pointwise convolutions are :class:`~tenas.spaces.matrix_conv.MatrixConv2d`: an
 ``nn.Conv2d`` (same parameters and function) that computes the tiny inputs of TE-NAS' linear-region count
 (1,000 one-channel 3x3 crops per call) as one matrix product: the count is 1.85x faster
-(``benchmarks/bench_matrix_conv.py``).
+(``benchmarks/speed/bench_matrix_conv.py``).
 
 One deliberate generalisation: :class:`FactorizedReduce` zero-pads its shifted path by one pixel
 (bottom/right) instead of cropping, as TE-NAS' version does. On even inputs (all DARTS evaluation

@@ -104,7 +104,7 @@ def to_cell(arch: ArchLike) -> Cell:
 def has_dead_op(arch: ArchLike) -> bool:
     """True when some op other than ``none`` lies on no input-to-output path of non-``none`` edges (its output never
     reaches the cell's output, or no input reaches it). 9,445 of the 15,625 cells have none; on those, FLOPs ranks
-    with VKDNW's study's (CVPR 2025) tau, so that study evidently scores only them (benchmarks/flops_gap.py)."""
+    with VKDNW's study's (CVPR 2025) tau, so that study evidently scores only them (benchmarks/studies/flops_gap.py)."""
     edge = dict(zip(EDGES, to_cell(arch)))
     reached = {0}  # nodes an input reaches
     for j in (1, 2, 3):
