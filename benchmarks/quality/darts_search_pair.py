@@ -79,7 +79,8 @@ def _official_result(out: Path) -> dict | None:
         return None
     text = end[-1].split("End:", 1)[1].strip()
     genotype = _official_genotype(text)
-    history = np.load(out / "arch_parameters_history.npy", allow_pickle=True)
+    # the official code writes into OUT/repeat3-prunNum3-.../run/seed<k>/
+    history = np.load(sorted(out.rglob("arch_parameters_history.npy"))[0], allow_pickle=True)
     rounds = []
     for alphas in history:  # [normal (14, 8), reduce (14, 8)] with -inf where pruned
         alive = np.stack([np.asarray(a) > -1e7 for a in alphas])
