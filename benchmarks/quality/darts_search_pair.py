@@ -83,7 +83,7 @@ def _official_result(out: Path) -> dict | None:
     history = np.load(sorted(out.rglob("arch_parameters_history.npy"))[0], allow_pickle=True)
     rounds = []
     for alphas in history:  # [normal (14, 8), reduce (14, 8)] with -inf where pruned
-        alive = np.stack([np.asarray(a) > -1e7 for a in alphas])
+        alive = np.stack([np.asarray(a) > -500 for a in alphas])  # alive 0, pruned -INF = -1000 (prune_tenas.py)
         rounds.append({op: int(alive[..., k].sum()) for k, op in enumerate(OFFICIAL_OPS) if op != "none"})
     return {"genotype": genotype, "rounds": rounds, "seconds": float((out / "seconds.txt").read_text())}
 
