@@ -32,3 +32,12 @@ def embedded():
     from tenas.data import load_dataset
 
     return load_dataset("cifar10")
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (the threads of a worker: the same values), restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -43,14 +43,6 @@ REGION_BATCH = 250  # crops per forward (official: 1,000), ...
 REGION_CHUNKS = 2  # ... pooled over this many forwards (official: 3)
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _peer_darts():
     supernets, spaces, get_ntk_n, collector = peer_import(
         "models.cell_searchs:nasnet_super_nets", "models:get_search_spaces", "procedures.ntk:get_ntk_n",
