@@ -278,6 +278,30 @@ def test_nb201_values_equal_a_manual_extraction_of_the_cell_features(arch):
         assert get_proxy(name)(net, x, seed=seed).raw == pytest.approx(got[name[3:]], rel=1e-9), name
 
 
+def test_macro_stage_features_are_the_stem_and_every_layer_and_values_equal_a_manual_extraction():
+    from tenas.spaces.macro.network import build_network
+
+    net = build_network("01212212", width=0.25)  # layer 0's identity is a strided 1x1 conv + BN
+    mods = aznas.stage_modules(net)
+    assert len(mods) == 9 and mods[0] is net.stem and mods[1:] == list(net.layers)
+    x = batch(4, (3, 16, 16), seed=3)
+    ref = copy.deepcopy(net).train()
+    g = generator(5)
+    aznas.kaiming_init_(ref, g)
+    z = torch.randn(x.shape, generator=g)
+    with torch.no_grad():
+        feats = [ref.stem(z)]
+        for layer in ref.layers:
+            feats.append(layer(feats[-1]))
+    e = [numpy_entropy(f) for f in feats]
+    got = aznas.az_nas_scores(net, x, seed=5)
+    assert got["expressivity"] == pytest.approx(sum(e), rel=1e-8)
+    assert got["progressivity"] == pytest.approx(min(np.diff(e)), rel=1e-6, abs=1e-9)
+    assert math.isfinite(got["trainability"])
+    # an identity layer (nn.Identity) backpropagates the probe unchanged: -inf, as the official formula
+    assert aznas.az_nas_scores(build_network("01212210", width=0.25), x, seed=5)["trainability"] == -math.inf
+
+
 def test_nb201_identity_and_zero_cells():
     x = batch(4, (3, 16, 16))
     ident = nb201("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")

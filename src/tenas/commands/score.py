@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         table.append(line)
     widths = [max(len(r[i]) for r in [header] + table) for i in range(len(header))]
     print(f"{getattr(space, 'benchmark_name', space.name)} space, {args.dataset} batch from {inputs.source}, "
-          f"seed {args.seed}; {protocol.describe()}")
+          f"seed {args.seed}; {protocol.describe(space)}")
     print("^: higher is predicted better, v: lower" + ("" if not args.oriented else " (values oriented)"))
     for r in [header] + table:
         print("  ".join(s.rjust(w) for s, w in zip(r, widths)))

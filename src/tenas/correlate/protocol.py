@@ -171,12 +171,19 @@ class Protocol:
         if lines:
             raise ValueError("; ".join(lines))
 
-    def describe(self) -> str:
+    def describe(self, space=None) -> str:
+        """One line: the networks and batches each proxy sees. On a ``space`` other than NAS-Bench-201 the NB201
+        widths name the space's own networks (:meth:`tenas.spaces.base.BaseSpace.proxy_network`)."""
         own = "".join(f"; {name} on C={s.C} N={s.N}, "
                       f"{f'{s.batch} image(s)' if s.inputs == 'data' else f'{s.batch} N(0,1) image(s)'}"
                       + (f" of {s.image_size}x{s.image_size}" if s.image_size else "")
                       + "".join(f", {k}={v}" for k, v in s.options)
                       for name, s in self.per_proxy)
+        if space is not None and not getattr(space, "indexed_benchmark", False):
+            return (f"protocol {self.name} on space {space.name!r}: each proxy on the space's final network at "
+                    f"C/16 of its width (C=16: its own network; N unused), generic C={self.C}, batch "
+                    f"{self.batch_size}; ntk C={self.ntk_C}, batch {self.ntk_batch}; regions on the space's region "
+                    f"network, {self.region_samples} 3x3 crops; params/flops of its own network{own}")
         return (f"protocol {self.name}: proxies on NB201 C={self.C} N={self.N}, batch {self.batch_size}; "
                 f"ntk on C={self.ntk_C} N={self.ntk_N}, batch {self.ntk_batch}; "
                 f"regions on the C=1 one-cell thin net, {self.region_samples} 3x3 crops; "

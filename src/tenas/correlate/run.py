@@ -303,7 +303,7 @@ def run_correlate(cfg: CorrelateConfig, on_result: Callable[[int, list], None] |
         "live_only": cfg.live_only,
         "data": inputs.source,
         "protocol": cfg.protocol.to_dict(),
-        "protocol_text": cfg.protocol.describe(),
+        "protocol_text": cfg.protocol.describe(space),
         "workers": cfg.workers,
         "cells_scored_now": n_scored,
         "rows_computed_now": computed_rows,

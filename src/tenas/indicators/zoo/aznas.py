@@ -195,18 +195,22 @@ def kaiming_init_(model: nn.Module, gen: torch.Generator) -> None:
 
 
 def stage_modules(model: nn.Module, stages: Sequence[str] | None = None) -> list[nn.Module]:
-    """The modules whose outputs are the stage features: those named in ``stages`` (``named_modules`` names), or
-    for a NAS-Bench-201 network (a ``cells`` list) its ``stem`` (when there is one) and every entry of ``cells``."""
+    """The modules whose outputs are the stage features: those named in ``stages`` (``named_modules`` names); the
+    model's own ``stage_modules()`` when it has one (NAS-Bench-Macro: stem and every layer); or for a
+    NAS-Bench-201 network (a ``cells`` list) its ``stem`` (when there is one) and every entry of ``cells``."""
     if stages is not None:
         named = dict(model.named_modules())
         missing = [s for s in stages if s not in named]
         if missing:
             raise ValueError(f"no module named {missing} in the model (stages are named_modules() names)")
         return [named[s] for s in stages]
+    own = getattr(model, "stage_modules", None)
+    if callable(own):
+        return list(own())
     cells = getattr(model, "cells", None)
     if not isinstance(cells, (nn.ModuleList, nn.Sequential)):
-        raise ValueError("AZ-NAS needs the network's stage modules: a NAS-Bench-201 network (stem + cells) "
-                         "or stages=(module names, ...)")
+        raise ValueError("AZ-NAS needs the network's stage modules: a NAS-Bench-201 network (stem + cells), "
+                         "a network with a stage_modules() method, or stages=(module names, ...)")
     stem = getattr(model, "stem", None)
     return ([stem] if isinstance(stem, nn.Module) else []) + list(cells)
 

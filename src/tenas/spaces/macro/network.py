@@ -161,6 +161,11 @@ class MacroNetwork(nn.Module):
             x = layer(x)
         return self.classifier(self.head(x))
 
+    def stage_modules(self) -> list[nn.Module]:
+        """The modules whose outputs are the network's stage features (AZ-NAS): the stem (when there is one) and
+        every layer, in call order."""
+        return ([] if isinstance(self.stem, nn.Identity) else [self.stem]) + list(self.layers)
+
     def set_alive(self, mask: np.ndarray | torch.Tensor | Sequence) -> MacroNetwork:
         """Switch on the ops of a bool mask (8, 3) or (1, 8, 3) (columns in ``OP_NAMES`` order); returns self."""
         arr = np.asarray(mask.detach().cpu() if isinstance(mask, torch.Tensor) else mask)
