@@ -254,21 +254,26 @@ def test_nb201_stage_features_are_the_stem_and_every_cell_and_block():
     assert [tuple(f.shape[1:]) for f in feats] == [(4, 8, 8)] * 3 + [(8, 4, 4)] * 3 + [(16, 2, 2)] * 3
 
 
-@pytest.mark.parametrize("arch", [0, 5000, 15624])
-def test_nb201_values_equal_a_manual_extraction_of_the_cell_features(arch):
-    net = nb201(arch)
-    x = batch(4, (3, 16, 16), seed=arch)
-    seed = 21
-    # the official extract_cell_features on the copy: kaiming init then a Gaussian input from one generator
+def manual_entropies(net: nn.Module, x: torch.Tensor, seed: int, blocks: str) -> list[float]:
+    """The official extract_cell_features on a copy (kaiming init, then a Gaussian input from one generator):
+    numpy entropies of the stem's output and of every module of ``net.<blocks>`` in turn."""
     ref = copy.deepcopy(net).train()
     g = generator(seed)
     aznas.kaiming_init_(ref, g)
     z = torch.randn(x.shape, generator=g)
     with torch.no_grad():
         feats = [ref.stem(z)]
-        for cell in ref.cells:
-            feats.append(cell(feats[-1]))
-    e = [numpy_entropy(f) for f in feats]
+        for block in getattr(ref, blocks):
+            feats.append(block(feats[-1]))
+    return [numpy_entropy(f) for f in feats]
+
+
+@pytest.mark.parametrize("arch", [0, 5000, 15624])
+def test_nb201_values_equal_a_manual_extraction_of_the_cell_features(arch):
+    net = nb201(arch)
+    x = batch(4, (3, 16, 16), seed=arch)
+    seed = 21
+    e = manual_entropies(net, x, seed, "cells")
     assert len(e) == 6
     got = aznas.az_nas_scores(net, x, seed=seed)
     assert got["expressivity"] == pytest.approx(sum(e), rel=1e-8)
@@ -285,15 +290,7 @@ def test_macro_stage_features_are_the_stem_and_every_layer_and_values_equal_a_ma
     mods = aznas.stage_modules(net)
     assert len(mods) == 9 and mods[0] is net.stem and mods[1:] == list(net.layers)
     x = batch(4, (3, 16, 16), seed=3)
-    ref = copy.deepcopy(net).train()
-    g = generator(5)
-    aznas.kaiming_init_(ref, g)
-    z = torch.randn(x.shape, generator=g)
-    with torch.no_grad():
-        feats = [ref.stem(z)]
-        for layer in ref.layers:
-            feats.append(layer(feats[-1]))
-    e = [numpy_entropy(f) for f in feats]
+    e = manual_entropies(net, x, 5, "layers")
     got = aznas.az_nas_scores(net, x, seed=5)
     assert got["expressivity"] == pytest.approx(sum(e), rel=1e-8)
     assert got["progressivity"] == pytest.approx(min(np.diff(e)), rel=1e-6, abs=1e-9)
