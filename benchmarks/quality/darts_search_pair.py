@@ -138,7 +138,8 @@ def main() -> None:
             read = _official_result if w == "official" else _our_result
             res = read(out)
             if res is None and not args.report:
-                _official(seed, out) if w == "official" else _ours(w, seed, out)
+                # "official-protocol" is our search with --protocol official
+                _official(seed, out) if w == "official" else _ours(w.removesuffix("-protocol"), seed, out)
                 res = read(out)
             if res is None:
                 continue
