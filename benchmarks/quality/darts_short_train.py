@@ -1,12 +1,14 @@
 """A short-budget training study of DARTS cells: one reduced protocol for every architecture.
 
-    .venv/bin/python benchmarks/quality/darts_short_train.py [--seeds 0-1] [--epochs 20] [--only NAME,...] [--report]
+    .venv/bin/python benchmarks/quality/darts_short_train.py [--seeds 0-1] [--epochs 20] [--channels 16] [--cells 8]
+        [--only NAME,...] [--report]
 
 The protocol: ``tenas train ARCH --space darts`` (DARTS' CIFAR recipe: SGD 0.025 cosine, batch 96, cutout 16,
-drop-path 0.3, auxiliary head 0.4) at 16 channels and 8 cells, for --epochs epochs on the 10,000-image CIFAR-10
-training split (``cifar10_train_10k.npz``), tested on the 10,000 CIFAR-10 test images. Every (architecture,
-training seed) runs into runs/darts_short/<name>/seed<k>; a finished one is skipped and an unfinished one resumes
-from its checkpoint.
+drop-path 0.3, auxiliary head 0.4) at --channels channels (16) and --cells cells (8), for --epochs epochs on the
+10,000-image CIFAR-10 training split (``cifar10_train_10k.npz``), tested on the 10,000 CIFAR-10 test images. Every
+(architecture, training seed) runs into runs/darts_short/e<epochs>[-c<channels>-l<cells>]/<name>/seed<k>; a
+finished one is skipped and an unfinished one resumes from its checkpoint. Cost on the 2-core CPU (2026-12-06):
+one 10k-image epoch at C16 / 8 cells takes about 190-230 s, at C8 / 5 cells about 70 s.
 
 The architectures, by group:
 - ``tenas paper`` / ``tenas official-protocol``: our DARTS search's cells (seeds 0-1), read from
@@ -80,6 +82,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=seeds, default=seeds("0-1"), help="training seeds (default 0-1)")
     ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--channels", type=int, default=CHANNELS, help=f"initial channels (default {CHANNELS})")
+    ap.add_argument("--cells", type=int, default=CELLS, help=f"cells (default {CELLS})")
     ap.add_argument("--only", default=None, help="comma-separated architecture names to run (default: all)")
     ap.add_argument("--report", action="store_true", help="train nothing; report what has finished")
     args = ap.parse_args()
@@ -88,16 +92,21 @@ def main() -> None:
         keep = {n.strip() for n in args.only.split(",")}
         archs = [a for a in archs if a[1] in keep]
     by_group: dict[str, list[float]] = {}
-    print(f"protocol: DARTS CIFAR recipe, C={CHANNELS}, {CELLS} cells, {args.epochs} epochs, cifar10_train_10k -> "
+    print(f"protocol: DARTS CIFAR recipe, C={args.channels}, {args.cells} cells, {args.epochs} epochs, "
+          f"cifar10_train_10k -> "
           f"cifar10_test (10,000)")
     for group, name, arch in archs:
-        params = darts.count_parameters(darts.build_network(arch, C=CHANNELS, layers=CELLS, auxiliary=False)) / 1e6
+        net = darts.build_network(arch, C=args.channels, layers=args.cells, auxiliary=False)
+        params = darts.count_parameters(net) / 1e6
         accs = []
         for s in args.seeds:
-            out = OUT / f"e{args.epochs}" / name / f"seed{s}"
+            tag = f"e{args.epochs}" + ("" if (args.channels, args.cells) == (CHANNELS, CELLS)
+                                       else f"-c{args.channels}-l{args.cells}")
+            out = OUT / tag / name / f"seed{s}"
             acc = _final(out, args.epochs)
             if acc is None and not args.report:
-                rc = tenas_main(["train", arch, "--space", "darts", "--channels", str(CHANNELS), "--cells", str(CELLS),
+                rc = tenas_main(["train", arch, "--space", "darts", "--channels", str(args.channels),
+                                 "--cells", str(args.cells),
                                  "--epochs", str(args.epochs), "--data", str(CIFAR / "cifar10_train_10k.npz"),
                                  "--test-data", str(CIFAR / "cifar10_test.npz"), "--seed", str(s), "--out", str(out),
                                  "--quiet"])
