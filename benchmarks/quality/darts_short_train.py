@@ -93,15 +93,15 @@ def main() -> None:
         archs = [a for a in archs if a[1] in keep]
     by_group: dict[str, list[float]] = {}
     print(f"protocol: DARTS CIFAR recipe, C={args.channels}, {args.cells} cells, {args.epochs} epochs, "
-          f"cifar10_train_10k -> "
-          f"cifar10_test (10,000)")
+          "cifar10_train_10k -> cifar10_test (10,000)")
+    # the default size keeps the runs' original folders; another size gets its own
+    tag = f"e{args.epochs}" + ("" if (args.channels, args.cells) == (CHANNELS, CELLS)
+                               else f"-c{args.channels}-l{args.cells}")
     for group, name, arch in archs:
         net = darts.build_network(arch, C=args.channels, layers=args.cells, auxiliary=False)
         params = darts.count_parameters(net) / 1e6
         accs = []
         for s in args.seeds:
-            tag = f"e{args.epochs}" + ("" if (args.channels, args.cells) == (CHANNELS, CELLS)
-                                       else f"-c{args.channels}-l{args.cells}")
             out = OUT / tag / name / f"seed{s}"
             acc = _final(out, args.epochs)
             if acc is None and not args.report:
