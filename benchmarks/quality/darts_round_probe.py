@@ -5,8 +5,9 @@
     .venv/bin/python benchmarks/quality/darts_round_probe.py --report
 
 On seed 0 of ``darts_search_pair.py`` our searches pruned every ``dil_conv_5x5`` still alive in round 2 (its
-removal lowers kappa_N), while the official code's round 2 pruned them at the overall rate. The round-2 masks
-differed (each search's own round 1), so this measures round 2 again from ONE mask, by both procedures:
+removal lowers kappa_N), while the official code's round 2 pruned them at the overall rate (seed 1 did not repeat
+the pattern). The round-2 masks differed (each search's own round 1), so this measures round 2 again from ONE
+mask, by both procedures:
 
 * ``--start official:S`` -- the official search of seed S after round 1 (its ``arch_parameters_history.npy``);
   ``--start official-protocol:S`` / ``paper:S`` -- ours after round 1 (``result.json``'s second ``alive_before``);
@@ -37,13 +38,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from quality.darts_search_pair import OFFICIAL_OPS  # noqa: E402  (the official alphas' columns)
+
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data" / "cifar" / "cifar10_train_10k.npz"
 PAIR = ROOT / "runs" / "darts_pair"
 OUT = ROOT / "runs" / "darts_probe"
 PEER = SHARED / "peer"
-OFFICIAL_OPS = ("none", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5",
-                "avg_pool_3x3", "max_pool_3x3")  # the official alphas' columns (cell_operations.DARTS_SPACE)
 INF = 1000.0  # prune_tenas.py: a pruned op's alpha is -INF
 BY = ("official", "official-protocol", "paper")
 

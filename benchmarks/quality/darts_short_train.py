@@ -8,9 +8,10 @@ drop-path 0.3, auxiliary head 0.4) at --channels channels (16) and --cells cells
 10,000-image CIFAR-10 training split (``cifar10_train_10k.npz``), tested on the 10,000 CIFAR-10 test images. Every
 (architecture, training seed) runs into runs/darts_short/e<epochs>[-c<channels>-l<cells>]/<name>/seed<k>; a
 finished one is skipped and an unfinished one resumes from its checkpoint. Cost on the 2-core CPU (2026-12-06):
-one 10k-image epoch at C16 / 8 cells takes about 190-230 s, at C8 / 5 cells about 70 s. The study's protocol,
-chosen from those costs before any accuracy was seen: C16 / 8 cells, 10 epochs (about 35 min per run, 6.5 h for
-the 11 architectures), training seed 0 for every architecture first, seed 1 where time allows.
+training throughput alone gives about 190 s per 10k-image epoch at C16 / 8 cells and about 70 s at C8 / 5 cells.
+The study's protocol, chosen from those costs before any accuracy was seen: C16 / 8 cells, 10 epochs, training
+seed 0 for every architecture first, seed 1 where time allows. Measured with the test pass included, an epoch
+takes 277-293 s (``paper-s0``), so about 47 min per run and about 8.6 h for the 11 architectures.
 
 The architectures, by group:
 - ``tenas paper`` / ``tenas official-protocol``: our DARTS search's cells (seeds 0-1), read from
