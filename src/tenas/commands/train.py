@@ -76,6 +76,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-test-images", type=_positive, default=None, help="evaluate on this many images")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--no-amp", action="store_true", help="on CUDA: train in float32 instead of mixed precision")
+    p.add_argument("--no-channels-last", action="store_true",
+                   help="keep tensors in NCHW memory (default on CPU: NHWC, 1.3-1.9x faster, the same function with "
+                        "slightly less precise BatchNorm gradients)")
     p.add_argument("--restart", action="store_true", help="discard a checkpoint in --out and start again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -199,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
         identity.update(folder_settings(args, _saved_folder(args.arch)), classes=train.num_classes,
                         mean=list(train.mean), std=list(train.std))
     trainer = Trainer(model, protocol, train, test, out, device=args.device, seed=args.seed,
-                      amp=not args.no_amp, progress=not args.quiet, identity=identity)
+                      amp=not args.no_amp, progress=not args.quiet, identity=identity,
+                      channels_last=False if args.no_channels_last else None)
     params = sum(p.numel() for n, p in model.named_parameters() if "auxiliary" not in n) / 1e6
     resumed = trainer.load_checkpoint()
     from tenas.spaces import get_space
