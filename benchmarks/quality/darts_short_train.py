@@ -7,11 +7,20 @@ The protocol: ``tenas train ARCH --space darts`` (DARTS' CIFAR recipe: SGD 0.025
 drop-path 0.3, auxiliary head 0.4) at --channels channels (16) and --cells cells (8), for --epochs epochs on the
 10,000-image CIFAR-10 training split (``cifar10_train_10k.npz``), tested on the 10,000 CIFAR-10 test images. Every
 (architecture, training seed) runs into runs/darts_short/e<epochs>[-c<channels>-l<cells>]/<name>/seed<k>; a
-finished one is skipped and an unfinished one resumes from its checkpoint. Cost on the 2-core CPU (2026-12-06):
-training throughput alone gives about 190 s per 10k-image epoch at C16 / 8 cells and about 70 s at C8 / 5 cells.
-The study's protocol, chosen from those costs before any accuracy was seen: C16 / 8 cells, 10 epochs, training
-seed 0 for every architecture first, seed 1 where time allows. Measured with the test pass included, an epoch
-takes 277-293 s (``paper-s0``), so about 47 min per run and about 8.6 h for the 11 architectures.
+finished one is skipped and an unfinished one resumes from its checkpoint.
+
+Cost on the 2-core CPU (2026-12-06): the protocol (C16 / 8 cells, 10 epochs, training seed 0 for every
+architecture first, seed 1 where time allows) was chosen from throughput figures before any accuracy was seen. With
+the test pass an epoch then took 277-293 s (``paper-s0``, NCHW, 2 threads), about 8.6 h for the 11 architectures.
+Training now keeps tensors channels-last on CPU (1.3-1.9x faster, benchmarks/speed/train_memory_format.py), and two
+one-thread workers get more from the 2 cores than one two-thread run (measured on ``paper-s0``'s cell: 86 against
+67 images/s in all), so the study runs as two workers over disjoint --only lists:
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s0,official-s0,... &
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s1,official-s1,...
+
+(every study run: one thread, NHWC; accuracies do not depend on the load, the ``seconds`` column of such runs is
+not a speed figure).
 
 The architectures, by group:
 - ``tenas paper`` / ``tenas official-protocol``: our DARTS search's cells (seeds 0-1), read from
