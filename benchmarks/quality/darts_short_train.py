@@ -12,9 +12,10 @@ finished one is skipped and an unfinished one resumes from its checkpoint.
 Cost on the 2-core CPU (2026-12-06): the protocol (C16 / 8 cells, 10 epochs, training seed 0 for every
 architecture first, seed 1 where time allows) was chosen from throughput figures before any accuracy was seen. With
 the test pass an epoch then took 277-293 s (``paper-s0``, NCHW, 2 threads), about 8.6 h for the 11 architectures.
-Training now keeps tensors channels-last on CPU (1.3-1.9x faster, benchmarks/speed/train_memory_format.py), and two
-one-thread workers get more from the 2 cores than one two-thread run (measured on ``paper-s0``'s cell: 86 against
-67 images/s in all), so the study runs as two workers over disjoint --only lists:
+Training now keeps tensors channels-last on CPU (1.3-1.9x faster, benchmarks/speed/train_memory_format.py). The
+study runs as two one-thread workers over disjoint --only lists: on one fixed batch of ``paper-s0``'s cell they did
+86 images/s together against 67 for one two-thread run, but in the real loop (augmentation, test pass) each worker
+trains at 30-32 images/s and an epoch takes 380-390 s, about what one two-thread run would give per epoch pair:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s0,official-s0,... &
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s1,official-s1,...
