@@ -15,7 +15,8 @@ the test pass an epoch then took 277-293 s (``paper-s0``, NCHW, 2 threads), abou
 Training now keeps tensors channels-last on CPU (1.3-1.9x faster, benchmarks/speed/train_memory_format.py). The
 study runs as two one-thread workers over disjoint --only lists: on one fixed batch of ``paper-s0``'s cell they did
 86 images/s together against 67 for one two-thread run, but in the real loop (augmentation, test pass) each worker
-trains at 30-32 images/s and an epoch takes 380-390 s, about what one two-thread run would give per epoch pair:
+trains at 30-32 images/s and an epoch takes 380-390 s, about what one two-thread run would need for two epochs
+(estimated from the synthetic ratio, not measured):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s0,official-s0,... &
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/quality/darts_short_train.py --only paper-s1,official-s1,...
