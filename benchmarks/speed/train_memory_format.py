@@ -5,7 +5,8 @@
 For each space's evaluation network at the size the short studies use, times ``Trainer.train_step`` (the real
 training step: forward with the auxiliary head where there is one, backward, SGD) on one fixed batch of the
 protocol's batch size, after one warm-up step, in both memory formats, and prints images/s and the ratio. The two
-formats compute the same function (tests/test_train.py checks the losses agree); only the kernels differ.
+formats compute the same function (tests/test_train.py checks one step's loss and gradients against float64);
+only the kernels differ.
 """
 
 from __future__ import annotations
