@@ -20,7 +20,8 @@ mask, by both procedures:
 
 Each run writes ``runs/darts_probe/<start>-by-<by>-s<seed>.json`` (one row per candidate: cell type, edge, op, mean
 relative change of kappa_N and of R_N over the 3 repeats, pruned or not; positive d_kappa: removing the op lowers
-kappa). ``--report`` prints, per file and op type: candidates, median d_kappa, median d_regions, share pruned.
+kappa). ``--report`` prints, per file and op type: candidates, median d_kappa, median d_regions, share pruned; and
+for two files from the same start, the per-candidate Spearman rho of d_kappa and of d_regions and the pruned sets' overlap.
 If the same mask gives the same per-op pattern under both procedures, the difference came from round 1's outcome
 (noise); if not, the procedures differ and the per-candidate records say where.
 """
@@ -167,6 +168,29 @@ def report() -> None:
                 print(f"  {op:>14} {len(sel):>3} {np.median([r['d_kappa'] for r in sel]):>+12.4f} "
                       f"{np.median([r['d_regions'] for r in sel]):>+14.4f} "
                       f"{np.mean([r['pruned'] for r in sel]):>7.0%}")
+    _compare(files)
+
+
+def _compare(files: list[Path]) -> None:
+    """Runs from the same start mask, side by side: per-candidate rank agreement and the overlap of the pruned sets."""
+    from scipy.stats import spearmanr
+
+    runs = {path.stem: json.loads(path.read_text()) for path in files}
+    names = sorted(runs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if runs[a]["start"] != runs[b]["start"]:
+                continue
+            key = lambda r: (r["cell_type"], r["edge"], r["op"])  # noqa: E731
+            ra, rb = ({key(r): r for r in runs[n]["candidates"]} for n in (a, b))
+            common = sorted(set(ra) & set(rb))
+            if not common:
+                continue
+            rho = {m: spearmanr([ra[c][m] for c in common], [rb[c][m] for c in common])[0] for m in ("d_kappa", "d_regions")}
+            pa, pb = ({c for c in common if r[c]["pruned"]} for r in (ra, rb))
+            print(f"{a}  vs  {b}: {len(common)} common candidates; Spearman rho d_kappa {rho['d_kappa']:+.2f}, "
+                  f"d_regions {rho['d_regions']:+.2f}; pruned by both {len(pa & pb)}, by one only {len(pa ^ pb)}, "
+                  f"by neither {len(common) - len(pa | pb)}")
 
 
 def main() -> None:
