@@ -173,15 +173,17 @@ def report() -> None:
 
 def _compare(files: list[Path]) -> None:
     """Runs from the same start mask, side by side: per-candidate rank agreement and the overlap of the pruned sets."""
+    from operator import itemgetter
+
     from scipy.stats import spearmanr
 
+    key = itemgetter("cell_type", "edge", "op")
     runs = {path.stem: json.loads(path.read_text()) for path in files}
     names = sorted(runs)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             if runs[a]["start"] != runs[b]["start"]:
                 continue
-            key = lambda r: (r["cell_type"], r["edge"], r["op"])  # noqa: E731
             ra, rb = ({key(r): r for r in runs[n]["candidates"]} for n in (a, b))
             common = sorted(set(ra) & set(rb))
             if not common:
